@@ -1,0 +1,1 @@
+//! checkpost-docscan: see DESIGN.md. (Being built.)

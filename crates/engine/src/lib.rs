@@ -1,0 +1,1 @@
+//! checkpost-engine: see DESIGN.md. (Being built.)

@@ -1,0 +1,1 @@
+//! checkpost-server: see DESIGN.md. (Being built.)

@@ -1,0 +1,1 @@
+//! checkpost-store: see DESIGN.md. (Being built.)
