@@ -2,11 +2,19 @@
 //!
 //! - [`vocab`]: sex, partial dates and CNICs — the values every other crate shares.
 //! - [`Identity`]: the person and document we screen.
+//! - [`mod@mrz`]: the machine-readable zone — [`parse`] one zone into a [`TravelDocument`]
+//!   (check digits, repairs and problems with line/column), [`split_blocks`] for a text holding
+//!   several; parsing and check digits come from the `mrz` crate.
 //!
 //! No I/O, no clock: anything that depends on the date takes `today` as an argument.
 
+pub mod mrz;
 pub mod vocab;
 
+pub use self::mrz::{
+    Block, Check, CheckVerdict, Field, MAX_MRZ_BYTES, MrzError, MrzFormat, ParseOptions, Problem,
+    ProblemKind, Repair, TravelDocument, parse, split_blocks,
+};
 pub use vocab::{Cnic, CnicError, DateError, PartialDate, Sex};
 
 /// The person and document that checkpost screens: what the watchlist matcher and the SOP rules
