@@ -1,1 +1,28 @@
-//! checkpost-server: see DESIGN.md. (Being built.)
+//! checkpost-server: the thin gRPC adapter between the counter terminals and the pure crates.
+//!
+//! - [`config`]: the TOML config every `serve` flag can override.
+//! - [`state`]: what a running server holds — snapshot holder, rules, retry memory.
+//! - [`screening`]: the `Screening/Screen` call.
+//! - [`server`]: [`serve`] — health, reflection, limits, SIGHUP reload, graceful shutdown.
+//! - [`convert`]: proto <-> domain, in one place.
+//! - [`error`]: [`ServerError`] and the one place it becomes a gRPC status.
+//! - [`audit`]: the seam where the durable store records each screening before it is answered.
+//! - [`retry`]: idempotent retries keyed by `client_request_id`.
+//! - [`deadline`]: the client's `grpc-timeout`, so a stage that runs out fails closed.
+//! - [`pii`]: keyed hashes that stand in for document numbers and CNICs in logs.
+
+pub mod audit;
+pub mod config;
+pub mod convert;
+pub mod deadline;
+pub mod error;
+pub mod pii;
+pub mod retry;
+pub mod screening;
+pub mod server;
+pub mod state;
+
+pub use config::{Config, Limits, StalePolicyConfig};
+pub use error::ServerError;
+pub use server::{serve, shutdown_signal};
+pub use state::AppState;

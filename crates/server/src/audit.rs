@@ -1,0 +1,65 @@
+//! The seam where the durable store plugs in: every screening, CLEAR included, is handed to an
+//! [`AuditSink`] and the response is sent only after the sink says the record is durable
+//! (DESIGN.md: "a response is sent only after its audit record is durable"). The sink also
+//! opens the second-check case and returns its id. Until the store is wired, [`NoAudit`] keeps
+//! nothing and opens no case.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use checkpost_document::TravelDocument;
+use checkpost_engine::Outcome;
+use checkpost_proto::v1::ScreenResponse;
+use checkpost_watchlist::Direction;
+
+use crate::ServerError;
+
+/// What the sink gets for one screening.
+#[derive(Debug)]
+pub struct ScreeningRecord<'a> {
+    /// The server-assigned id (also the response's `screening_id`).
+    pub screening_id: &'a str,
+    /// The client's retry key.
+    pub client_request_id: &'a str,
+    /// Check-post.
+    pub post_id: &'a str,
+    /// Counter.
+    pub counter_id: &'a str,
+    /// Officer.
+    pub officer_id: &'a str,
+    /// Direction of travel.
+    pub direction: Direction,
+    /// The parsed document (PII: the store is the protected record; logs never get it).
+    pub document: &'a TravelDocument,
+    /// The engine's decision with every reason and match.
+    pub outcome: &'a Outcome,
+    /// The response about to be sent (without `case_id`).
+    pub response: &'a ScreenResponse,
+}
+
+/// What the sink did with a record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Appended {
+    /// The case opened for a flagged screening, if any.
+    pub case_id: Option<String>,
+}
+
+/// A boxed future, so the trait stays object-safe.
+pub type AppendFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Appended, ServerError>> + Send + 'a>>;
+
+/// Records a screening durably before it is answered.
+pub trait AuditSink: Send + Sync + 'static {
+    /// Appends the record; resolves once it is durable.
+    fn append<'a>(&'a self, record: ScreeningRecord<'a>) -> AppendFuture<'a>;
+}
+
+/// Keeps nothing (until the store is wired in).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoAudit;
+
+impl AuditSink for NoAudit {
+    fn append<'a>(&'a self, _record: ScreeningRecord<'a>) -> AppendFuture<'a> {
+        Box::pin(async { Ok(Appended::default()) })
+    }
+}

@@ -1,0 +1,225 @@
+//! The server's configuration: a TOML file whose every key the `serve` flags can override.
+//! Paths are resolved relative to the config file's directory, so a config can point at the
+//! files beside it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::ServerError;
+
+/// Everything `serve` needs. Build it with [`Config::from_toml`] or [`Config::default`] and
+/// then override fields directly (the CLI does this with its flags).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on. Default `127.0.0.1:50051`: loopback unless ops say otherwise.
+    pub listen: SocketAddr,
+    /// The signed watchlist snapshot to load at start; `None` runs with no snapshot, and every
+    /// screening then fails closed (SECOND_CHECK, reason NO_SNAPSHOT).
+    pub snapshot: Option<PathBuf>,
+    /// HQ public keys (files) whose signatures the post trusts.
+    pub hq_pubkeys: Vec<PathBuf>,
+    /// The SOP rules file; `None` runs with no rules.
+    pub rules: Option<PathBuf>,
+    /// Where durable state (audit trail, cases, evidence) lives.
+    pub data_dir: PathBuf,
+    /// A snapshot older than this is stale.
+    #[serde(with = "humantime_serde_compat")]
+    pub stale_after: Duration,
+    /// What a stale snapshot does to a decision.
+    pub stale_policy: StalePolicyConfig,
+    /// Request size limits.
+    pub limits: Limits,
+    /// Retry memory for `client_request_id`.
+    pub idempotency: IdempotencyConfig,
+    /// Key (64 hex chars) for the keyed blake3 hashes that stand in for document numbers and
+    /// CNICs in logs. Unset: a random key per process (hashes then correlate within one run only).
+    pub log_hash_key: Option<String>,
+}
+
+/// What a stale snapshot does to a decision (see `checkpost_engine::StalePolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StalePolicyConfig {
+    /// Fail closed: at least SECOND_CHECK with a SNAPSHOT_STALE reason (the default).
+    #[default]
+    Escalate,
+    /// Only add the SNAPSHOT_STALE reason.
+    Annotate,
+}
+
+/// Hard limits on what a request may carry. A request past `max_message_bytes`, `max_mrz_bytes`
+/// or `max_scans` is refused with RESOURCE_EXHAUSTED; an image past `max_image_bytes` is a
+/// per-scan reason (the contract says so), which fails the screening closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest encoded request accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Largest MRZ text accepted, in bytes.
+    pub max_mrz_bytes: usize,
+    /// Most scans in one request.
+    pub max_scans: usize,
+    /// Largest single scan image, in bytes.
+    pub max_image_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 16 * 1024 * 1024,
+            max_mrz_bytes: 512,
+            max_scans: 4,
+            max_image_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// The in-memory retry memory (the store persists it in a later step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdempotencyConfig {
+    /// Most remembered requests; the least recently used is forgotten first.
+    pub capacity: usize,
+    /// How long a decision is replayed for.
+    #[serde(with = "humantime_serde_compat")]
+    pub ttl: Duration,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        Self {
+            capacity: 100_000,
+            ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            snapshot: None,
+            hq_pubkeys: Vec::new(),
+            rules: None,
+            data_dir: PathBuf::from("data"),
+            stale_after: Duration::from_secs(36 * 3600),
+            stale_policy: StalePolicyConfig::Escalate,
+            limits: Limits::default(),
+            idempotency: IdempotencyConfig::default(),
+            log_hash_key: None,
+        }
+    }
+}
+
+impl Config {
+    /// Parses a config file's text. `source` names the file in errors; relative paths are
+    /// resolved against `base` (the file's directory).
+    pub fn from_toml(text: &str, source: &str, base: &Path) -> Result<Self, ServerError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ServerError::Config {
+            source_name: source.to_string(),
+            message: e.to_string(),
+        })?;
+        config.resolve_paths(base);
+        Ok(config)
+    }
+
+    /// Makes every relative path absolute against `base`.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if let Some(p) = self.snapshot.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.rules.as_mut() {
+            fix(p);
+        }
+        self.hq_pubkeys.iter_mut().for_each(fix);
+        fix(&mut self.data_dir);
+    }
+
+    /// The key for PII hashes in logs, from `log_hash_key` or random.
+    pub fn log_hash_key(&self) -> Result<[u8; 32], ServerError> {
+        match &self.log_hash_key {
+            None => Ok(rand::random()),
+            Some(h) => {
+                let mut key = [0u8; 32];
+                hex::decode_to_slice(h.trim(), &mut key).map_err(|e| ServerError::Config {
+                    source_name: "log_hash_key".to_string(),
+                    message: format!("must be 64 hex characters: {e}"),
+                })?;
+                Ok(key)
+            }
+        }
+    }
+}
+
+/// Durations in the config are human strings (`"36h"`, `"90s"`), read by `humantime`.
+mod humantime_serde_compat {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_loopback_defaults() {
+        let c = Config::from_toml("", "t.toml", Path::new("/etc/cp")).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:50051".parse().unwrap());
+        assert_eq!(c.limits.max_mrz_bytes, 512);
+        assert_eq!(c.stale_policy, StalePolicyConfig::Escalate);
+        assert_eq!(c.data_dir, Path::new("/etc/cp/data"));
+    }
+
+    #[test]
+    fn every_key_parses_and_paths_resolve_against_the_config_dir() {
+        let text = r#"
+            listen = "127.0.0.1:7000"
+            snapshot = "snap.cpsnap"
+            hq_pubkeys = ["hq.pub", "/abs/hq2.pub"]
+            rules = "sop.toml"
+            data_dir = "/var/lib/cp"
+            stale_after = "2h"
+            stale_policy = "annotate"
+            log_hash_key = "0000000000000000000000000000000000000000000000000000000000000001"
+            [limits]
+            max_message_bytes = 1000
+            max_mrz_bytes = 100
+            max_scans = 1
+            max_image_bytes = 10
+            [idempotency]
+            capacity = 5
+            ttl = "10m"
+        "#;
+        let c = Config::from_toml(text, "t.toml", Path::new("/cfg")).unwrap();
+        assert_eq!(c.snapshot.as_deref(), Some(Path::new("/cfg/snap.cpsnap")));
+        assert_eq!(c.hq_pubkeys[1], Path::new("/abs/hq2.pub"));
+        assert_eq!(c.stale_after, Duration::from_secs(7200));
+        assert_eq!(c.stale_policy, StalePolicyConfig::Annotate);
+        assert_eq!(c.limits.max_scans, 1);
+        assert_eq!(c.idempotency.ttl, Duration::from_secs(600));
+        assert_eq!(c.log_hash_key().unwrap()[31], 1);
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_naming_the_file_and_key() {
+        let err = Config::from_toml("listn = \"x\"", "cp.toml", Path::new("/")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("cp.toml") && msg.contains("listn"), "{msg}");
+    }
+}

@@ -1,0 +1,138 @@
+//! The server's one error type, and the one function that turns it into a gRPC status
+//! (`impl From<ServerError> for Status`). Nothing else in the crate builds a `Status`.
+
+use std::path::PathBuf;
+
+use tonic::{Code, Status};
+
+/// Everything that can go wrong in the server, at start-up or in a call.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The config file (or a config value) is wrong.
+    #[error("config {source_name}: {message}")]
+    Config {
+        /// The file or key.
+        source_name: String,
+        /// What is wrong, from the TOML parser or our checks.
+        message: String,
+    },
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An HQ public key file is not a key.
+    #[error("HQ public key {}: {message}", path.display())]
+    PublicKey {
+        /// The key file.
+        path: PathBuf,
+        /// Why it was refused.
+        message: String,
+    },
+    /// A snapshot file was refused; the active snapshot (if any) stays active.
+    #[error("snapshot {}: {message}", path.display())]
+    Snapshot {
+        /// The snapshot file.
+        path: PathBuf,
+        /// Which check failed (digest, signature, format…).
+        message: String,
+    },
+    /// The SOP rules file was refused; the active rules stay active.
+    #[error("rules {}: {message}", path.display())]
+    Rules {
+        /// The rules file.
+        path: PathBuf,
+        /// The rule id and key at fault, from the engine's validation.
+        message: String,
+    },
+    /// A request field is missing or malformed.
+    #[error("{field}: {message}")]
+    InvalidArgument {
+        /// The request field, e.g. `mrz` or `direction`.
+        field: String,
+        /// What is wrong.
+        message: String,
+        /// For the MRZ: the 1-based line, 0 when not applicable.
+        line: u32,
+        /// For the MRZ: the 1-based column, 0 when not applicable.
+        column: u32,
+    },
+    /// A request (or one of its fields) is over a configured limit.
+    #[error("{field} is {size} bytes (or items); the limit is {limit}")]
+    TooLarge {
+        /// The request field, or `request` for the whole message.
+        field: String,
+        /// What was sent.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// A `client_request_id` was reused for a different request.
+    #[error(
+        "client_request_id was already used for a different request; a retry must resend the same request"
+    )]
+    RequestIdReused,
+    /// The audit trail did not accept the record, so no answer may be sent.
+    #[error("audit trail unavailable: {0}")]
+    Audit(String),
+    /// The listener or the HTTP/2 server failed.
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+impl From<ServerError> for Status {
+    fn from(err: ServerError) -> Self {
+        let code = match &err {
+            ServerError::InvalidArgument { .. } | ServerError::RequestIdReused => {
+                Code::InvalidArgument
+            }
+            ServerError::TooLarge { .. } => Code::ResourceExhausted,
+            ServerError::Audit(_) => Code::Unavailable,
+            ServerError::Config { .. }
+            | ServerError::Io { .. }
+            | ServerError::PublicKey { .. }
+            | ServerError::Snapshot { .. }
+            | ServerError::Rules { .. }
+            | ServerError::Transport(_) => Code::Internal,
+        };
+        // The Display text names the field first (`mrz: line 2, column 29: …`), so a client can
+        // show it as it is; line and column travel inside it.
+        let message = err.to_string();
+        Status::new(code, message)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_mrz_error_becomes_invalid_argument_naming_field_line_and_column() {
+        let s: Status = ServerError::InvalidArgument {
+            field: "mrz".into(),
+            message: "line 2, column 14: illegal character 'a'".into(),
+            line: 2,
+            column: 14,
+        }
+        .into();
+        assert_eq!(s.code(), Code::InvalidArgument);
+        assert_eq!(s.message(), "mrz: line 2, column 14: illegal character 'a'");
+    }
+
+    #[test]
+    fn an_oversized_field_is_resource_exhausted() {
+        let s: Status = ServerError::TooLarge {
+            field: "mrz".into(),
+            size: 600,
+            limit: 512,
+        }
+        .into();
+        assert_eq!(s.code(), Code::ResourceExhausted);
+        assert!(s.message().contains("mrz"));
+    }
+}

@@ -1,0 +1,245 @@
+//! `checkpost.v1.Screening/Screen`: validate → retry memory → parse the MRZ → scans → engine →
+//! audit → answer. Every call runs in a tracing span carrying the request id, post and counter,
+//! and the document only as a keyed hash.
+
+use std::sync::Arc;
+
+use checkpost_document::{ParseOptions, parse};
+use checkpost_engine::{Context, Incomplete, NoneCleared, ScreenInput, screen};
+use checkpost_proto::v1 as pb;
+use checkpost_proto::v1::screening_server::Screening;
+use prost::Message;
+use tokio::time::Instant;
+use tonic::{Request, Response, Status};
+use tracing::{Instrument, field};
+
+use crate::ServerError;
+use crate::audit::ScreeningRecord;
+use crate::convert;
+use crate::deadline::Deadline;
+use crate::retry::Stored;
+use crate::state::AppState;
+
+/// The Screening service.
+#[derive(Debug, Clone)]
+pub struct ScreeningService {
+    state: Arc<AppState>,
+}
+
+impl ScreeningService {
+    /// A service over shared state.
+    pub fn new(state: Arc<AppState>) -> Self {
+        Self { state }
+    }
+
+    /// Checks the limits that make a request RESOURCE_EXHAUSTED (the message-size limit itself
+    /// is enforced by tonic while decoding).
+    fn check_limits(&self, req: &pb::ScreenRequest) -> Result<(), ServerError> {
+        let limits = &self.state.config.limits;
+        if req.mrz.len() > limits.max_mrz_bytes {
+            return Err(ServerError::TooLarge {
+                field: "mrz".into(),
+                size: req.mrz.len(),
+                limit: limits.max_mrz_bytes,
+            });
+        }
+        if req.scans.len() > limits.max_scans {
+            return Err(ServerError::TooLarge {
+                field: "scans".into(),
+                size: req.scans.len(),
+                limit: limits.max_scans,
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs one screening (not a retry).
+    async fn decide(
+        &self,
+        req: &pb::ScreenRequest,
+        caller: convert::Caller<'_>,
+        deadline: Deadline,
+    ) -> Result<pb::ScreenResponse, ServerError> {
+        let direction = convert::direction(req.direction)?;
+        let travel = convert::travel(req.travel.as_ref())?;
+        if req.mrz.trim().is_empty() {
+            return Err(ServerError::InvalidArgument {
+                field: "mrz".into(),
+                message: "required".into(),
+                line: 0,
+                column: 0,
+            });
+        }
+        let document = parse(
+            &req.mrz,
+            ParseOptions {
+                repair: req.repair_mrz,
+            },
+        )
+        .map_err(|e| convert::mrz_error(&e))?;
+        let span = tracing::Span::current();
+        span.record(
+            "doc",
+            field::display(self.state.pii.hash(&document.document_number)),
+        );
+
+        let mut incomplete = Vec::new();
+        let mut scan_results = Vec::with_capacity(req.scans.len());
+        for (i, scan) in req.scans.iter().enumerate() {
+            // The scan stage (crates/docscan) plugs in here with its own time budget from
+            // `deadline`. Until it does, a scan is reported as not completed, which fails the
+            // screening closed rather than silently ignoring what the counter sent.
+            let why = if scan.image.len() > self.state.config.limits.max_image_bytes {
+                format!(
+                    "scan {i} is {} bytes, over the {}-byte limit",
+                    scan.image.len(),
+                    self.state.config.limits.max_image_bytes
+                )
+            } else {
+                format!("scan {i} was not examined: this server has no scan stage")
+            };
+            incomplete.push(Incomplete {
+                check: "scan".into(),
+                why,
+            });
+            scan_results.push(pb::ScanResult {
+                index: i as u32,
+                kind: scan.kind,
+                evidence_digest: blake3::hash(&scan.image).to_hex().to_string(),
+                codes: Vec::new(),
+                completed: false,
+            });
+        }
+        if deadline.exhausted(Instant::now()) {
+            incomplete.push(Incomplete {
+                check: "deadline".into(),
+                why: "the client's deadline ran out before every check could run".into(),
+            });
+        }
+
+        let snapshot = self.state.snapshots.active();
+        let rules = self.state.rules.load_full();
+        let now = chrono::Utc::now();
+        let input = ScreenInput {
+            direction,
+            document: &document,
+            travel: &travel,
+            external: Vec::new(),
+            incomplete,
+        };
+        let ctx = Context {
+            snapshot: snapshot.as_deref(),
+            rules: &rules,
+            now,
+            stale_after: chrono::Duration::from_std(self.state.config.stale_after)
+                .unwrap_or(chrono::Duration::MAX),
+            stale_policy: self.state.stale_policy(),
+            cleared: &NoneCleared,
+        };
+        let outcome = screen(&input, &ctx);
+        span.record("decision", outcome.decision.as_str());
+
+        let mut response = pb::ScreenResponse {
+            screening_id: uuid::Uuid::now_v7().to_string(),
+            decision: convert::decision(outcome.decision).into(),
+            reasons: outcome.reasons.iter().map(convert::reason).collect(),
+            protection_referral: outcome.protection_referral,
+            document: Some(convert::document(&document)),
+            snapshot: snapshot.as_deref().map(|s| convert::snapshot_ref(s, now)),
+            case_id: String::new(),
+            scans: scan_results,
+            decided_at: Some(convert::timestamp(now)),
+            replayed: false,
+        };
+        let appended = self
+            .state
+            .audit
+            .append(ScreeningRecord {
+                screening_id: &response.screening_id,
+                client_request_id: caller.client_request_id,
+                post_id: caller.post_id,
+                counter_id: caller.counter_id,
+                officer_id: caller.officer_id,
+                direction,
+                document: &document,
+                outcome: &outcome,
+                response: &response,
+            })
+            .await?;
+        response.case_id = appended.case_id.unwrap_or_default();
+        tracing::info!(
+            decision = outcome.decision.as_str(),
+            reasons = response.reasons.len(),
+            protection_referral = response.protection_referral,
+            "screened"
+        );
+        Ok(response)
+    }
+
+    /// The call, with the retry memory around it.
+    async fn screen_once(
+        &self,
+        req: pb::ScreenRequest,
+        deadline: Deadline,
+    ) -> Result<pb::ScreenResponse, ServerError> {
+        self.check_limits(&req)?;
+        let caller = convert::caller(&req)?;
+        let key = format!("{}\u{1f}{}", caller.post_id, caller.client_request_id);
+        let fingerprint: [u8; 32] = blake3::hash(&req.encode_to_vec()).into();
+        let slot = self.state.retry.slot(&key, Instant::now());
+        let mut ran = false;
+        let stored = slot
+            .cell()
+            .get_or_try_init(|| {
+                ran = true;
+                async {
+                    let response = self.decide(&req, caller, deadline).await?;
+                    Ok::<_, ServerError>(Stored {
+                        fingerprint,
+                        response,
+                    })
+                }
+            })
+            .await?;
+        if ran {
+            return Ok(stored.response.clone());
+        }
+        if stored.fingerprint != fingerprint {
+            return Err(ServerError::RequestIdReused);
+        }
+        tracing::info!("replayed the stored decision for a retry");
+        let mut response = stored.response.clone();
+        response.replayed = true;
+        Ok(response)
+    }
+}
+
+#[tonic::async_trait]
+impl Screening for ScreeningService {
+    async fn screen(
+        &self,
+        request: Request<pb::ScreenRequest>,
+    ) -> Result<Response<pb::ScreenResponse>, Status> {
+        let deadline = Deadline::from_metadata(Instant::now(), request.metadata());
+        let req = request.into_inner();
+        let span = tracing::info_span!(
+            "screen",
+            request_id = %req.client_request_id,
+            post = %req.post_id,
+            counter = %req.counter_id,
+            doc = field::Empty,
+            decision = field::Empty,
+        );
+        async move {
+            match self.screen_once(req, deadline).await {
+                Ok(r) => Ok(Response::new(r)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "refused");
+                    Err(e.into())
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}

@@ -1,0 +1,139 @@
+//! Wiring: the Screening service, gRPC health and reflection, the message-size limit, SIGHUP
+//! reloads and graceful shutdown, on a listener the caller binds (tests bind 127.0.0.1:0).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use checkpost_proto::v1::screening_server::ScreeningServer;
+use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::codegen::http;
+use tonic::transport::Server;
+
+use crate::ServerError;
+use crate::screening::ScreeningService;
+use crate::state::AppState;
+
+/// tonic refuses a message over `max_decoding_message_size` with OUT_OF_RANGE; the contract
+/// (and gRPC's own guidance) says RESOURCE_EXHAUSTED. tonic offers no hook for that status, so
+/// this rewrites it on the way out. The Screening service itself never returns OUT_OF_RANGE, so
+/// the rewrite cannot hide one of ours.
+fn out_of_range_to_resource_exhausted(
+    mut res: http::Response<tonic::body::Body>,
+) -> http::Response<tonic::body::Body> {
+    let headers = res.headers_mut();
+    let is_size_limit = headers.get("grpc-status").is_some_and(|v| v == "11")
+        && headers
+            .get("grpc-message")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|m| m.contains("too%20large") || m.contains("too large"));
+    if is_size_limit {
+        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
+    }
+    res
+}
+
+/// Serves until `shutdown` resolves, then stops accepting, reports NOT_SERVING on health and
+/// drains the calls in flight before returning.
+pub async fn serve(
+    state: Arc<AppState>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let max_message = state.config.limits.max_message_bytes;
+    let screening = ScreeningServer::new(ScreeningService::new(Arc::clone(&state)))
+        .max_decoding_message_size(max_message);
+
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_serving::<ScreeningServer<ScreeningService>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(checkpost_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServerError::Config {
+            source_name: "reflection".into(),
+            message: e.to_string(),
+        })?;
+
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!("shutting down: draining calls in flight");
+        reporter
+            .set_not_serving::<ScreeningServer<ScreeningService>>()
+            .await;
+    };
+    let local = listener.local_addr().ok();
+    tracing::info!(
+        listen = ?local,
+        snapshot = ?state.snapshots.active().map(|s| s.header.version.clone()),
+        rules = state.rules.load().len(),
+        "serving"
+    );
+    // A decision is a few hundred bytes: without TCP_NODELAY, Nagle's algorithm can hold the
+    // reply back until the client's delayed ACK (tens of ms).
+    let incoming = TcpListenerStream::new(listener).map(|conn| {
+        conn.inspect(|stream| {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::warn!(error = %e, "could not set TCP_NODELAY");
+            }
+        })
+    });
+    Server::builder()
+        .layer(tower::util::MapResponseLayer::new(
+            out_of_range_to_resource_exhausted,
+        ))
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(screening)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Reloads the SOP rules on every SIGHUP, for as long as the server runs. A bad file is logged
+/// and the active rules stay active.
+#[cfg(unix)]
+pub fn reload_rules_on_sighup(state: Arc<AppState>) -> Result<(), ServerError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup()).map_err(|source| ServerError::Io {
+        path: "SIGHUP".into(),
+        source,
+    })?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            match state.reload_rules() {
+                Ok(n) => tracing::info!(rules = n, "SOP rules reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "SOP rules NOT reloaded; the active rules stay")
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,93 @@
+//! End-to-end: the `checkpost screen` client subcommand against an in-process server on
+//! 127.0.0.1:0 — its output and its exit codes (0 CLEAR, 1 any other decision, 2 a failed call).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+
+use common::{Passport, Snap, TestServer, fixture, passport};
+
+async fn run_screen(server: &TestServer, args: &[&str], stdin: Option<String>) -> (i32, String) {
+    let url = format!("http://{}", server.addr);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_checkpost"));
+    cmd.arg("screen").arg("--server").arg(url).args(args);
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input
+            .write_all(stdin.unwrap_or_default().as_bytes())
+            .unwrap();
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code().unwrap_or(-1), text)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn screen_prints_the_decision_and_exits_by_it() {
+    let server = TestServer::start(Snap::Fresh, |_| {}).await;
+    let listed = fixture("mrz/pak-passport-male.mrz");
+    let (code, out) = run_screen(
+        &server,
+        &[
+            "--mrz-file",
+            listed.to_str().unwrap(),
+            "--direction",
+            "departure",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("DECISION: OFFLOAD"), "{out}");
+    assert!(out.contains("ECL-0001"), "{out}");
+
+    let (code, out) = run_screen(
+        &server,
+        &["--direction", "arrival", "--json"],
+        Some(passport(&Passport::default())),
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let json: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(json["decision"], "CLEAR");
+    assert_eq!(json["document"]["surname"], "QURESHI");
+    assert_eq!(json["replayed"], false);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn screen_exits_2_naming_the_field_when_the_server_refuses() {
+    let server = TestServer::start(Snap::Fresh, |_| {}).await;
+    let bad = fixture("mrz/invalid-lowercase.mrz");
+    let (code, out) = run_screen(
+        &server,
+        &[
+            "--mrz-file",
+            bad.to_str().unwrap(),
+            "--direction",
+            "departure",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("InvalidArgument") && out.contains("mrz: line 1, column 7"),
+        "{out}"
+    );
+    server.stop().await;
+}
