@@ -8,6 +8,7 @@
 //! - [`normalize`]: name normalization (transliteration variants, honorifics, truncation).
 //! - [`index`]: exact and name indexes over a snapshot's entries.
 //! - [`matcher`]: identity queries, candidate scoring and match kinds.
+//! - [`WatchlistError`]: every way the above can refuse its input.
 
 pub mod csv;
 pub mod index;
@@ -17,6 +18,8 @@ pub mod snapshot;
 pub mod synth;
 pub mod vocab;
 
+pub use csv::RowError;
+pub use snapshot::{Snapshot, SnapshotHeader};
 pub use vocab::{Decision, Direction, EntryId, ListKind, MatchKind};
 
 use checkpost_document::{Cnic, PartialDate, Sex};
@@ -56,4 +59,125 @@ pub struct Entry {
     pub valid_from: Option<PartialDate>,
     /// Last day the entry applies, when limited.
     pub valid_until: Option<PartialDate>,
+}
+
+impl Entry {
+    /// blake3 digest of the entry's canonical encoding (its compact binary form, the same one
+    /// the snapshot body uses). Any change to any field changes it; the server shows it to
+    /// reviewers and the store remembers "cleared against this exact entry" by it.
+    pub fn content_digest(&self) -> [u8; 32] {
+        let mut hasher = blake3::Hasher::new_derive_key("checkpost watchlist entry v1");
+        // Encoding into a Vec cannot fail for this type (no maps, no unsized sequences); the
+        // fallback still yields a digest that differs per entry via its Debug form.
+        match postcard::to_stdvec(self) {
+            Ok(bytes) => hasher.update(&bytes),
+            Err(_) => hasher.update(format!("{self:?}").as_bytes()),
+        };
+        *hasher.finalize().as_bytes()
+    }
+}
+
+/// Every way this crate refuses its input. One enum for the crate; each variant carries what an
+/// operator needs to fix the problem (file, line, column, field, entry id, which check failed).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WatchlistError {
+    /// A strict CSV import met bad rows; the whole import is refused. Every bad row is listed
+    /// (file, line, column, field, why), so one run shows ops everything to fix.
+    #[error("{} bad row(s); first: {}", rows.len(), rows.first().map(ToString::to_string).unwrap_or_default())]
+    RejectedRows {
+        /// Every rejected row, in file and line order.
+        rows: Vec<RowError>,
+    },
+    /// A CSV file whose header row is missing, unreadable or names an unknown/duplicate column.
+    #[error("{file}: bad header: {reason}")]
+    CsvHeader {
+        /// The file name as given to the import.
+        file: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Writing CSV failed.
+    #[error("writing CSV: {0}")]
+    Write(#[source] std::io::Error),
+    /// A snapshot must hold at least one entry: an empty list at a post would clear everyone.
+    #[error("refusing to build an empty snapshot")]
+    EmptySnapshot,
+    /// Two entries of one snapshot share an id.
+    #[error("duplicate entry id '{entry_id}'")]
+    DuplicateEntryId {
+        /// The id.
+        entry_id: EntryId,
+    },
+    /// The snapshot body could not be encoded.
+    #[error("encoding the snapshot: {reason}")]
+    Encode {
+        /// The encoder's message.
+        reason: String,
+    },
+    /// A key file could not be read.
+    #[error("bad key: {reason}")]
+    Key {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The file ends before the part named by `part` does.
+    #[error("snapshot is truncated: {part} needs {needed} bytes, the file has {available}")]
+    Truncated {
+        /// Which part of the file was cut off ("preamble", "header", "signature", "body").
+        part: &'static str,
+        /// Bytes that part needs.
+        needed: u64,
+        /// Bytes actually left.
+        available: u64,
+    },
+    /// The file does not start with the snapshot magic: it is not a checkpost snapshot.
+    #[error("not a checkpost snapshot (bad magic)")]
+    NotASnapshot,
+    /// Written by a newer checkpost whose format this build does not know.
+    #[error(
+        "snapshot format version {found} is newer than this build supports ({supported}); upgrade checkpost"
+    )]
+    FutureFormat {
+        /// The version in the file.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+    /// The header is present but does not decode.
+    #[error("snapshot header is malformed: {reason}")]
+    MalformedHeader {
+        /// The decoder's message.
+        reason: String,
+    },
+    /// The file carries no signature.
+    #[error("snapshot is unsigned")]
+    Unsigned,
+    /// The loader was given no trusted HQ key, so nothing can verify.
+    #[error("no trusted HQ public key configured")]
+    NoTrustedKeys,
+    /// Signed by a key that is not among the trusted HQ keys.
+    #[error("snapshot is signed by an untrusted key {signer}")]
+    UntrustedSigner {
+        /// The signer's public key, hex.
+        signer: String,
+    },
+    /// The signature does not verify: the header was altered or the signature forged.
+    #[error("snapshot signature does not verify (header altered or forged)")]
+    BadSignature,
+    /// The body's blake3 digest differs from the signed one: the body is corrupted or altered.
+    #[error("snapshot body is corrupted: digest {actual} does not match the signed {expected}")]
+    Corrupted {
+        /// Digest in the signed header, hex.
+        expected: String,
+        /// Digest of the body found, hex.
+        actual: String,
+    },
+    /// The body verified but does not decode or disagrees with its header (a bug at HQ, since
+    /// the bytes are exactly what was signed).
+    #[error("snapshot body is malformed: {reason}")]
+    MalformedBody {
+        /// What is wrong with it.
+        reason: String,
+    },
 }

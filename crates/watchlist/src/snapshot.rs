@@ -1,1 +1,482 @@
-//! (Being built.)
+//! The signed snapshot file: what HQ builds every night and every post loads. This module owns
+//! its layout, its signing and the order of checks at load time; the body's encoding is
+//! `postcard` (compact, serde-based, well kept) and the signature is ed25519 (`ed25519-dalek`).
+//!
+//! # Layout (format version 1, integers little-endian)
+//! ```text
+//! 0        8 bytes   magic "CPWLSNAP"
+//! 8        u32       format version
+//! 12       u32       header length H (at most MAX_HEADER_BYTES)
+//! 16       H bytes   header (postcard): label, created-at, per-list counts, entry count,
+//!                    body length, chunk lengths, blake3 digest of the body, signer's key
+//! 16+H     u32       signature length S: 64, or 0 for an unsigned file
+//! 20+H     S bytes   ed25519 signature over bytes 0 .. 16+H (magic to end of header, so it
+//!                    covers the body digest and length)
+//! 20+H+S   body      chunks, each a postcard list of up to CHUNK_ENTRIES entries, in
+//!                    build order (chunks bound the loader's peak memory, and leave room
+//!                    for decoding on several cores)
+//! ```
+//! # Load order
+//! [`Snapshot::load`] checks, in this order, and stops at the first failure, each with its own
+//! [`WatchlistError`] variant: length and magic (`Truncated`, `NotASnapshot`), format version
+//! (`FutureFormat`), header (`MalformedHeader`), signature present (`Unsigned`), signer trusted
+//! (`UntrustedSigner`), signature valid (`BadSignature`), body length (`Truncated`; bytes past
+//! the signed length are `Corrupted`), body digest (`Corrupted`). Only then is the body decoded,
+//! so nothing from an unverified file is used. Every byte of the file is covered by the
+//! signature or the digest, so any change to any byte is refused (the loader is fuzzed with
+//! single-byte changes, truncations and garbage in `tests/snapshot_file.rs`).
+//!
+//! # Keys
+//! Keys are PEM files: the signing key as PKCS#8 (`-----BEGIN PRIVATE KEY-----`), the public key
+//! as SubjectPublicKeyInfo (`-----BEGIN PUBLIC KEY-----`), the formats `openssl genpkey -algorithm
+//! ed25519` and `openssl pkey -pubout` use, so HQ may make keys with either tool.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::{Signature, Signer};
+pub use ed25519_dalek::{SigningKey, VerifyingKey};
+
+use crate::index::Index;
+use crate::matcher::{Match, Query};
+use crate::{Direction, Entry, ListKind, WatchlistError};
+
+/// The newest file format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The first eight bytes of every snapshot file.
+pub const MAGIC: [u8; 8] = *b"CPWLSNAP";
+
+/// Largest header accepted (the header is small; a larger length is a broken file).
+pub const MAX_HEADER_BYTES: u32 = 64 * 1024;
+
+/// Entries per body chunk.
+pub const CHUNK_ENTRIES: usize = 32 * 1024;
+
+const PREAMBLE: usize = 16;
+const SIGNATURE_LEN: usize = 64;
+
+/// What a snapshot says about itself. [`read_header`] returns it without any trust;
+/// [`Snapshot::load`] only after the signature and digest verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotHeader {
+    /// File format version.
+    pub format_version: u32,
+    /// HQ's label for this build (e.g. `2026-11-23.1`).
+    pub version: String,
+    /// When HQ built it.
+    pub created_at: DateTime<Utc>,
+    /// Entries per list, in [`ListKind::ALL`] order, every list present.
+    pub counts: Vec<(ListKind, u64)>,
+    /// blake3 digest of the body.
+    pub body_digest: [u8; 32],
+    /// The ed25519 public key that signed it.
+    pub signer: [u8; 32],
+}
+
+impl SnapshotHeader {
+    /// A header describing `entries` (counts and the digest of their encoded body), with no
+    /// signer: for tests and tools that build a [`Snapshot`] in memory.
+    pub fn for_entries(
+        entries: &[Entry],
+        version: &str,
+        created_at: DateTime<Utc>,
+    ) -> Result<Self, WatchlistError> {
+        let (body, _) = encode_body(entries)?;
+        Ok(Self {
+            format_version: FORMAT_VERSION,
+            version: version.to_string(),
+            created_at,
+            counts: counts(entries),
+            body_digest: *blake3::hash(&body).as_bytes(),
+            signer: [0; 32],
+        })
+    }
+
+    /// Total entries over all lists.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|(_, n)| n).sum()
+    }
+
+    /// The body digest, hex.
+    pub fn digest_hex(&self) -> String {
+        hex::encode(self.body_digest)
+    }
+
+    /// The signer's public key, hex.
+    pub fn signer_hex(&self) -> String {
+        hex::encode(self.signer)
+    }
+}
+
+/// The header as encoded in the file.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct WireHeader {
+    version: String,
+    created_at_secs: i64,
+    created_at_nanos: u32,
+    counts: Vec<(ListKind, u64)>,
+    entry_count: u64,
+    body_len: u64,
+    chunk_lens: Vec<u64>,
+    body_digest: [u8; 32],
+    signer: [u8; 32],
+}
+
+/// Builds a signed snapshot file of `entries`. Refuses an empty list of entries (a post
+/// loading it would clear everyone) and duplicate entry ids.
+pub fn build(
+    entries: &[Entry],
+    version: &str,
+    created_at: DateTime<Utc>,
+    key: &SigningKey,
+) -> Result<Vec<u8>, WatchlistError> {
+    if entries.is_empty() {
+        return Err(WatchlistError::EmptySnapshot);
+    }
+    let mut ids = HashSet::with_capacity(entries.len());
+    if let Some(dup) = entries.iter().find(|e| !ids.insert(&e.entry_id)) {
+        return Err(WatchlistError::DuplicateEntryId {
+            entry_id: dup.entry_id.clone(),
+        });
+    }
+    let (body, chunk_lens) = encode_body(entries)?;
+    let wire = WireHeader {
+        version: version.to_string(),
+        created_at_secs: created_at.timestamp(),
+        created_at_nanos: created_at.timestamp_subsec_nanos(),
+        counts: counts(entries),
+        entry_count: entries.len() as u64,
+        body_len: body.len() as u64,
+        chunk_lens,
+        body_digest: *blake3::hash(&body).as_bytes(),
+        signer: key.verifying_key().to_bytes(),
+    };
+    let header = postcard::to_stdvec(&wire).map_err(|e| WatchlistError::Encode {
+        reason: e.to_string(),
+    })?;
+    let header_len = u32::try_from(header.len())
+        .ok()
+        .filter(|n| *n <= MAX_HEADER_BYTES)
+        .ok_or_else(|| WatchlistError::Encode {
+            reason: format!("header of {} bytes is too large", header.len()),
+        })?;
+    let mut out = Vec::with_capacity(PREAMBLE + header.len() + 4 + SIGNATURE_LEN + body.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&header_len.to_le_bytes());
+    out.extend_from_slice(&header);
+    let signature = key.sign(&out);
+    out.extend_from_slice(&(SIGNATURE_LEN as u32).to_le_bytes());
+    out.extend_from_slice(&signature.to_bytes());
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// Reads the header without verifying anything (for `snapshot inspect`). Nothing in it is
+/// trustworthy until [`Snapshot::load`] accepts the file.
+pub fn read_header(bytes: &[u8]) -> Result<SnapshotHeader, WatchlistError> {
+    parse(bytes).map(|p| p.header)
+}
+
+/// A verified, decoded, indexed snapshot: immutable once loaded.
+pub struct Snapshot {
+    /// What the file said about itself (verified).
+    pub header: SnapshotHeader,
+    /// Every entry, in build order; matches refer to entries by position in this list.
+    pub entries: Vec<Entry>,
+    /// Exact and name indexes over `entries`.
+    pub index: Index,
+}
+
+impl Snapshot {
+    /// Verifies `bytes` against the `trusted` HQ keys and loads them: see the module docs for
+    /// the order of checks. The body is decoded only after the signature and digest verified.
+    pub fn load(bytes: &[u8], trusted: &[VerifyingKey]) -> Result<Snapshot, WatchlistError> {
+        if trusted.is_empty() {
+            return Err(WatchlistError::NoTrustedKeys);
+        }
+        let parsed = parse(bytes)?;
+        let signature = parsed.signature.ok_or(WatchlistError::Unsigned)?;
+        let signer = trusted
+            .iter()
+            .find(|k| k.as_bytes() == &parsed.header.signer)
+            .ok_or_else(|| WatchlistError::UntrustedSigner {
+                signer: parsed.header.signer_hex(),
+            })?;
+        signer
+            .verify_strict(parsed.signed, &Signature::from_bytes(&signature))
+            .map_err(|_| WatchlistError::BadSignature)?;
+        let body = parsed.rest;
+        let body_len = parsed.body_len;
+        if (body.len() as u64) < body_len {
+            return Err(WatchlistError::Truncated {
+                part: "body",
+                needed: body_len,
+                available: body.len() as u64,
+            });
+        }
+        if body.len() as u64 > body_len {
+            return Err(WatchlistError::Corrupted {
+                expected: parsed.header.digest_hex(),
+                actual: format!("{} unsigned trailing bytes", body.len() as u64 - body_len),
+            });
+        }
+        let digest = blake3::hash(body);
+        if digest.as_bytes() != &parsed.header.body_digest {
+            return Err(WatchlistError::Corrupted {
+                expected: parsed.header.digest_hex(),
+                actual: digest.to_hex().to_string(),
+            });
+        }
+        let entries = decode_body(body, &parsed.chunk_lens, parsed.entry_count)?;
+        if entries.len() as u64 != parsed.entry_count || counts(&entries) != parsed.header.counts {
+            return Err(WatchlistError::MalformedBody {
+                reason: "entry counts disagree with the header".to_string(),
+            });
+        }
+        Ok(Self::from_entries(parsed.header, entries))
+    }
+
+    /// A snapshot from entries already in memory (tests, tools); builds the index. Nothing is
+    /// verified: the caller vouches for `header` and `entries`.
+    pub fn from_entries(header: SnapshotHeader, entries: Vec<Entry>) -> Snapshot {
+        let index = Index::build(&entries);
+        Snapshot {
+            header,
+            entries,
+            index,
+        }
+    }
+
+    /// Every entry matching `q` that applies in `direction` (`None`: any) and is in force on
+    /// `today`, strongest first (see [`Index::find`]).
+    pub fn find(&self, q: &Query, direction: Option<Direction>, today: NaiveDate) -> Vec<Match> {
+        self.index.find(&self.entries, q, direction, today)
+    }
+
+    /// The body digest, hex: how the server and the audit trail name this snapshot.
+    pub fn digest_hex(&self) -> String {
+        self.header.digest_hex()
+    }
+
+    /// How old the snapshot is at `now` (negative if HQ's clock was ahead).
+    pub fn age(&self, now: DateTime<Utc>) -> chrono::Duration {
+        now - self.header.created_at
+    }
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("header", &self.header)
+            .field("entries", &self.entries.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads a signing key from PEM (PKCS#8, `-----BEGIN PRIVATE KEY-----`).
+pub fn read_signing_key(text: &str) -> Result<SigningKey, WatchlistError> {
+    SigningKey::from_pkcs8_pem(text.trim()).map_err(|e| WatchlistError::Key {
+        reason: format!("not an ed25519 PKCS#8 PEM private key: {e}"),
+    })
+}
+
+/// Reads a public key from PEM (SubjectPublicKeyInfo, `-----BEGIN PUBLIC KEY-----`).
+pub fn read_verifying_key(text: &str) -> Result<VerifyingKey, WatchlistError> {
+    VerifyingKey::from_public_key_pem(text.trim()).map_err(|e| WatchlistError::Key {
+        reason: format!("not an ed25519 PEM public key: {e}"),
+    })
+}
+
+/// The signing key as PKCS#8 PEM, for `snapshot keygen` to write (mode 0600 is the caller's job).
+pub fn signing_key_pem(key: &SigningKey) -> Result<String, WatchlistError> {
+    key.to_pkcs8_pem(LineEnding::LF)
+        .map(|pem| pem.as_str().to_string())
+        .map_err(|e| WatchlistError::Key {
+            reason: e.to_string(),
+        })
+}
+
+/// The public key as SubjectPublicKeyInfo PEM.
+pub fn verifying_key_pem(key: &VerifyingKey) -> Result<String, WatchlistError> {
+    key.to_public_key_pem(LineEnding::LF)
+        .map_err(|e| WatchlistError::Key {
+            reason: e.to_string(),
+        })
+}
+
+/// Entries per list, every list present, in [`ListKind::ALL`] order.
+fn counts(entries: &[Entry]) -> Vec<(ListKind, u64)> {
+    let mut counts: Vec<(ListKind, u64)> = ListKind::ALL.iter().map(|l| (*l, 0)).collect();
+    for e in entries {
+        if let Some(slot) = counts.iter_mut().find(|(l, _)| *l == e.list) {
+            slot.1 += 1;
+        }
+    }
+    counts
+}
+
+/// The body and the length of each chunk in it.
+fn encode_body(entries: &[Entry]) -> Result<(Vec<u8>, Vec<u64>), WatchlistError> {
+    let mut body = Vec::new();
+    let mut lens = Vec::new();
+    for chunk in entries.chunks(CHUNK_ENTRIES) {
+        let bytes = postcard::to_stdvec(chunk).map_err(|e| WatchlistError::Encode {
+            reason: e.to_string(),
+        })?;
+        lens.push(bytes.len() as u64);
+        body.extend_from_slice(&bytes);
+    }
+    Ok((body, lens))
+}
+
+/// Decodes the (verified) body's chunks in order into one list sized up front, so that memory
+/// peaks at the entries plus one chunk (a single `Vec<Entry>` decode grows by doubling and
+/// leaves up to twice the list resident). Decoding is single-threaded on purpose: measured at
+/// 1M entries, decoding chunks on worker threads and joining them doubled resident memory
+/// (per-thread allocator arenas keep the freed chunk lists) and was no faster on a busy
+/// 2-core machine.
+fn decode_body(
+    body: &[u8],
+    chunk_lens: &[u64],
+    entry_count: u64,
+) -> Result<Vec<Entry>, WatchlistError> {
+    let malformed = |reason: String| WatchlistError::MalformedBody { reason };
+    // `entry_count` is signed by HQ; the body length still bounds it (an entry takes bytes).
+    let capacity = usize::try_from(entry_count).unwrap_or(0).min(body.len());
+    let mut entries: Vec<Entry> = Vec::with_capacity(capacity);
+    let mut rest = body;
+    for (i, len) in chunk_lens.iter().enumerate() {
+        let len = usize::try_from(*len)
+            .ok()
+            .filter(|l| *l <= rest.len())
+            .ok_or_else(|| malformed(format!("chunk {i} runs past the body")))?;
+        let (chunk, tail) = rest.split_at(len);
+        let decoded: Vec<Entry> =
+            postcard::from_bytes(chunk).map_err(|e| malformed(format!("chunk {i}: {e}")))?;
+        entries.extend(decoded);
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        return Err(malformed(format!(
+            "{} bytes after the last chunk",
+            rest.len()
+        )));
+    }
+    Ok(entries)
+}
+
+/// A file split into its parts, nothing verified.
+struct Parsed<'a> {
+    header: SnapshotHeader,
+    entry_count: u64,
+    body_len: u64,
+    chunk_lens: Vec<u64>,
+    /// Bytes the signature covers.
+    signed: &'a [u8],
+    signature: Option<[u8; SIGNATURE_LEN]>,
+    /// Everything after the signature: the body, if the file is whole.
+    rest: &'a [u8],
+}
+
+fn parse(bytes: &[u8]) -> Result<Parsed<'_>, WatchlistError> {
+    let truncated = |part, needed: usize, available: usize| WatchlistError::Truncated {
+        part,
+        needed: needed as u64,
+        available: available as u64,
+    };
+    let magic_len = bytes.len().min(MAGIC.len());
+    if bytes[..magic_len] != MAGIC[..magic_len] {
+        return Err(WatchlistError::NotASnapshot);
+    }
+    if bytes.len() < PREAMBLE {
+        return Err(truncated("preamble", PREAMBLE, bytes.len()));
+    }
+    let u32_at = |at: usize| {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&bytes[at..at + 4]);
+        u32::from_le_bytes(b)
+    };
+    let format_version = u32_at(8);
+    if format_version > FORMAT_VERSION {
+        return Err(WatchlistError::FutureFormat {
+            found: format_version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if format_version != FORMAT_VERSION {
+        return Err(WatchlistError::MalformedHeader {
+            reason: format!("unknown format version {format_version}"),
+        });
+    }
+    let header_len = u32_at(12);
+    if header_len > MAX_HEADER_BYTES {
+        return Err(WatchlistError::MalformedHeader {
+            reason: format!("header length {header_len} exceeds {MAX_HEADER_BYTES}"),
+        });
+    }
+    let header_end = PREAMBLE + header_len as usize;
+    if bytes.len() < header_end {
+        return Err(truncated(
+            "header",
+            header_len as usize,
+            bytes.len() - PREAMBLE,
+        ));
+    }
+    let (wire, extra): (WireHeader, &[u8]) =
+        postcard::take_from_bytes(&bytes[PREAMBLE..header_end]).map_err(|e| {
+            WatchlistError::MalformedHeader {
+                reason: e.to_string(),
+            }
+        })?;
+    if !extra.is_empty() {
+        return Err(WatchlistError::MalformedHeader {
+            reason: format!("{} stray bytes after the header", extra.len()),
+        });
+    }
+    let created_at = DateTime::from_timestamp(wire.created_at_secs, wire.created_at_nanos)
+        .ok_or_else(|| WatchlistError::MalformedHeader {
+            reason: "created-at is out of range".to_string(),
+        })?;
+    if bytes.len() < header_end + 4 {
+        return Err(truncated("signature", 4, bytes.len() - header_end));
+    }
+    let sig_len = u32_at(header_end) as usize;
+    let sig_start = header_end + 4;
+    let signature = match sig_len {
+        0 => None,
+        SIGNATURE_LEN => {
+            let sig = bytes
+                .get(sig_start..sig_start + SIGNATURE_LEN)
+                .ok_or_else(|| truncated("signature", SIGNATURE_LEN, bytes.len() - sig_start))?;
+            let mut s = [0u8; SIGNATURE_LEN];
+            s.copy_from_slice(sig);
+            Some(s)
+        }
+        other => {
+            return Err(WatchlistError::MalformedHeader {
+                reason: format!("signature length {other}, expected {SIGNATURE_LEN} or 0"),
+            });
+        }
+    };
+    let rest = &bytes[sig_start + sig_len..];
+    Ok(Parsed {
+        header: SnapshotHeader {
+            format_version,
+            version: wire.version,
+            created_at,
+            counts: wire.counts,
+            body_digest: wire.body_digest,
+            signer: wire.signer,
+        },
+        entry_count: wire.entry_count,
+        body_len: wire.body_len,
+        chunk_lens: wire.chunk_lens,
+        signed: &bytes[..header_end],
+        signature,
+        rest,
+    })
+}
