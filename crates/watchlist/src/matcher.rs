@@ -8,11 +8,12 @@
 //! (`tests/quality.rs`). They state what the machine will and will not do:
 //! - A name match is reported at [`Thresholds::report`] and above (name similarity at least
 //!   [`Thresholds::name_min`]). Below it the entry is not shown at all.
-//! - `NAME_DOB` (strong) needs name similarity ≥ [`Thresholds::strong_name`] **and** a date of
-//!   birth that agrees at least to the month (full date equal, or a listed year-month that the
-//!   document's date falls in), and no contradicting sex or father's name. A year-only or
-//!   day/month-swapped date of birth corroborates only weakly: such a match is `NAME_ONLY`
-//!   (SECOND_CHECK), a human decides.
+//! - `NAME_DOB` (strong) needs name similarity ≥ [`Thresholds::strong_name`] **and** the full
+//!   date of birth equal on both sides, and no contradicting sex or father's name. A listed
+//!   year-month or year, or a day/month swap, corroborates only weakly: such a match is
+//!   `NAME_ONLY` (SECOND_CHECK) and a human decides. Why not year-month: on common names
+//!   (MUHAMMAD ALI KHAN) a shared birth month among a million entries is a coincidence often
+//!   enough that the machine would offload namesakes; a full date is thirty times rarer.
 //! - A date of birth whose year differs from the listed one by more than
 //!   [`Thresholds::dob_year_tolerance`] is not a name candidate at all: such an entry is found
 //!   only by document number or national ID. The same holds for a name with no token in common
@@ -165,9 +166,10 @@ impl DobAgreement {
         }
     }
 
-    /// True when the date of birth corroborates a name enough for a strong match.
+    /// True when the date of birth corroborates a name enough for a strong match: only a full
+    /// date that agrees (see the module docs for why a listed year-month is not enough).
     pub fn corroborates(self) -> bool {
-        matches!(self, Self::Exact | Self::Month)
+        matches!(self, Self::Exact)
     }
 
     /// What this agreement adds to (or takes from) a name score.

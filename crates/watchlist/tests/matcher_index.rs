@@ -183,11 +183,13 @@ fn year_only_dob_corroborates_only_weakly() {
 }
 
 #[test]
-fn year_month_dob_corroborates_and_honorifics_do_not_matter() {
+fn year_month_dob_is_reported_but_only_weakly_and_honorifics_do_not_matter() {
     let e = list();
     let m = find(&e, &query("HUSAIN ALI", "SHAH", "1970-07-21"));
     assert_eq!(m[0].entry_id.0, "ECL-1");
-    assert_eq!(m[0].kind, MatchKind::NameDob);
+    assert_eq!(m[0].kind, MatchKind::NameOnly);
+    assert!(!m[0].strong);
+    assert_eq!(m[0].level, Decision::SecondCheck);
 }
 
 #[test]
