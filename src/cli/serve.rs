@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use checkpost_server::{AppState, Config, StalePolicyConfig};
+use checkpost_server::{AppState, Config, DurabilityConfig, StalePolicyConfig};
 
 /// Flags of `checkpost serve`.
 #[derive(clap::Args)]
@@ -32,6 +32,10 @@ pub(crate) struct Args {
     /// Directory for durable state.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// What an acknowledged screening survives: power-loss (fsync per batch, the default) or
+    /// process-crash.
+    #[arg(long, value_enum)]
+    durability: Option<DurabilityArg>,
     /// A snapshot older than this is stale, e.g. 36h.
     #[arg(long, value_parser = humantime_duration)]
     stale_after: Option<Duration>,
@@ -59,6 +63,13 @@ pub(crate) struct Args {
     /// Key (64 hex chars) for the hashes that stand in for document numbers in logs.
     #[arg(long, env = "CHECKPOST_LOG_HASH_KEY", hide_env_values = true)]
     log_hash_key: Option<String>,
+}
+
+/// `--durability` values.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DurabilityArg {
+    PowerLoss,
+    ProcessCrash,
 }
 
 /// `--stale-policy` values.
@@ -98,6 +109,12 @@ fn config(args: Args) -> anyhow::Result<Config> {
     if let Some(v) = args.data_dir {
         config.data_dir = v;
     }
+    if let Some(v) = args.durability {
+        config.durability = match v {
+            DurabilityArg::PowerLoss => DurabilityConfig::PowerLoss,
+            DurabilityArg::ProcessCrash => DurabilityConfig::ProcessCrash,
+        };
+    }
     if let Some(v) = args.stale_after {
         config.stale_after = v;
     }
@@ -128,7 +145,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rt = super::runtime()?;
     rt.block_on(async move {
         // Loading a large snapshot is seconds of blocking work: keep it off the async workers.
-        let state = tokio::task::spawn_blocking(move || AppState::load(config)).await??;
+        // The durable store (cases, audit trail) lives in the data dir; it is opened before the
+        // listener, so no screening is ever answered without its record.
+        let state =
+            tokio::task::spawn_blocking(move || AppState::load(config)?.open_store()).await??;
         let state = Arc::new(state);
         #[cfg(unix)]
         checkpost_server::server::reload_rules_on_sighup(Arc::clone(&state))?;

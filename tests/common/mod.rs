@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use checkpost_proto::v1 as pb;
+use checkpost_proto::v1::review_client::ReviewClient;
 use checkpost_proto::v1::screening_client::ScreeningClient;
 use checkpost_server::{AppState, Config};
 use chrono::{DateTime, Datelike, Utc};
@@ -84,7 +85,7 @@ impl TestServer {
             ..Config::default()
         };
         tweak(&mut config);
-        let state = Arc::new(AppState::load(config).unwrap());
+        let state = Arc::new(AppState::load(config).unwrap().open_store().unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -121,6 +122,11 @@ impl TestServer {
             .screen(req)
             .await
             .map(tonic::Response::into_inner)
+    }
+
+    /// A Review client on the same connection.
+    pub fn review(&self) -> ReviewClient<Channel> {
+        ReviewClient::new(self.channel.clone())
     }
 
     /// Signals shutdown and waits for the server to drain and stop.

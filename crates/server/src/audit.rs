@@ -9,17 +9,20 @@ use std::pin::Pin;
 
 use checkpost_document::TravelDocument;
 use checkpost_engine::Outcome;
-use checkpost_proto::v1::ScreenResponse;
+use checkpost_proto::v1::{Scan, ScreenResponse};
 use checkpost_watchlist::Direction;
+use checkpost_watchlist::snapshot::Snapshot;
 
 use crate::ServerError;
+use crate::retry::Stored;
 
 /// What the sink gets for one screening.
 #[derive(Debug)]
 pub struct ScreeningRecord<'a> {
     /// The server-assigned id (also the response's `screening_id`).
     pub screening_id: &'a str,
-    /// The client's retry key.
+    /// The retry key: the post and the client's request id ([`crate::retry::retry_key`]), so
+    /// that two posts' terminals can never collide on an id.
     pub client_request_id: &'a str,
     /// Check-post.
     pub post_id: &'a str,
@@ -35,13 +38,24 @@ pub struct ScreeningRecord<'a> {
     pub outcome: &'a Outcome,
     /// The response about to be sent (without `case_id`).
     pub response: &'a ScreenResponse,
+    /// Destination (departures) or origin (arrivals), when the request gave one.
+    pub destination: Option<&'a str>,
+    /// The snapshot that answered (for the matched entries' details).
+    pub snapshot: Option<&'a Snapshot>,
+    /// The scans sent, kept as evidence.
+    pub scans: &'a [Scan],
+    /// blake3 of the encoded request, stored so that a retry after a restart is checked too.
+    pub fingerprint: &'a [u8; 32],
 }
 
 /// What the sink did with a record.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Appended {
     /// The case opened for a flagged screening, if any.
     pub case_id: Option<String>,
+    /// The sink already held a screening under this retry key (e.g. from before a restart):
+    /// nothing new was written, and this is the first answer, to be replayed instead.
+    pub replay: Option<Stored>,
 }
 
 /// A boxed future, so the trait stays object-safe.

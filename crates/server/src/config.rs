@@ -26,6 +26,10 @@ pub struct Config {
     pub rules: Option<PathBuf>,
     /// Where durable state (audit trail, cases, evidence) lives.
     pub data_dir: PathBuf,
+    /// What an acknowledged screening survives: `power-loss` (the default; one fsync per
+    /// group-committed batch) or `process-crash` (no fsync per commit, for disks whose fsync
+    /// latency breaks the budget — an explicit, audited choice of the operator).
+    pub durability: DurabilityConfig,
     /// A snapshot older than this is stale.
     #[serde(with = "humantime_serde_compat")]
     pub stale_after: Duration,
@@ -49,6 +53,17 @@ pub enum StalePolicyConfig {
     Escalate,
     /// Only add the SNAPSHOT_STALE reason.
     Annotate,
+}
+
+/// What an acknowledged write survives (`checkpost_store::Durability`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DurabilityConfig {
+    /// Survives power loss: every commit fsyncs (the default).
+    #[default]
+    PowerLoss,
+    /// Survives the process being killed, not the machine losing power.
+    ProcessCrash,
 }
 
 /// Hard limits on what a request may carry. A request past `max_message_bytes`, `max_mrz_bytes`
@@ -78,7 +93,7 @@ impl Default for Limits {
     }
 }
 
-/// The in-memory retry memory (the store persists it in a later step).
+/// The in-memory retry memory (the durable store answers for ids it has forgotten).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IdempotencyConfig {
@@ -106,6 +121,7 @@ impl Default for Config {
             hq_pubkeys: Vec::new(),
             rules: None,
             data_dir: PathBuf::from("data"),
+            durability: DurabilityConfig::PowerLoss,
             stale_after: Duration::from_secs(36 * 3600),
             stale_policy: StalePolicyConfig::Escalate,
             limits: Limits::default(),
@@ -183,6 +199,7 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:50051".parse().unwrap());
         assert_eq!(c.limits.max_mrz_bytes, 512);
         assert_eq!(c.stale_policy, StalePolicyConfig::Escalate);
+        assert_eq!(c.durability, DurabilityConfig::PowerLoss);
         assert_eq!(c.data_dir, Path::new("/etc/cp/data"));
     }
 
@@ -194,6 +211,7 @@ mod tests {
             hq_pubkeys = ["hq.pub", "/abs/hq2.pub"]
             rules = "sop.toml"
             data_dir = "/var/lib/cp"
+            durability = "process-crash"
             stale_after = "2h"
             stale_policy = "annotate"
             log_hash_key = "0000000000000000000000000000000000000000000000000000000000000001"
@@ -211,6 +229,7 @@ mod tests {
         assert_eq!(c.hq_pubkeys[1], Path::new("/abs/hq2.pub"));
         assert_eq!(c.stale_after, Duration::from_secs(7200));
         assert_eq!(c.stale_policy, StalePolicyConfig::Annotate);
+        assert_eq!(c.durability, DurabilityConfig::ProcessCrash);
         assert_eq!(c.limits.max_scans, 1);
         assert_eq!(c.idempotency.ttl, Duration::from_secs(600));
         assert_eq!(c.log_hash_key().unwrap()[31], 1);

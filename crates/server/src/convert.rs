@@ -5,8 +5,9 @@
 use checkpost_document::{CheckVerdict, MrzFormat, Sex, TravelDocument};
 use checkpost_engine::{Reason, TravelDetails};
 use checkpost_proto::v1 as pb;
+use checkpost_store::{Case, CaseEvent, CaseEventKind, CaseOutcome, CaseStatus};
 use checkpost_watchlist::snapshot::Snapshot;
-use checkpost_watchlist::{Decision, Direction, ListKind, MatchKind};
+use checkpost_watchlist::{Decision, Direction, Entry, ListKind, MatchKind};
 use chrono::{DateTime, Utc};
 
 use crate::ServerError;
@@ -243,6 +244,146 @@ pub fn snapshot_ref(s: &Snapshot, now: DateTime<Utc>) -> pb::SnapshotRef {
         age_seconds: s.age(now).num_seconds(),
         delta_count: 0,
     }
+}
+
+/// A watchlist entry as a reviewer sees it.
+pub fn watchlist_entry(e: &Entry) -> pb::WatchlistEntry {
+    pb::WatchlistEntry {
+        entry_id: e.entry_id.to_string(),
+        list: list(e.list).into(),
+        full_name: e.full_name.clone(),
+        aliases: e.aliases.clone(),
+        father_name: e.father_name.clone().unwrap_or_default(),
+        date_of_birth: e.dob.map(|d| d.to_string()).unwrap_or_default(),
+        sex: sex(e.sex).into(),
+        nationality: e.nationality.clone().unwrap_or_default(),
+        document_numbers: e.document_numbers.clone(),
+        national_id: e
+            .national_id
+            .as_ref()
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default(),
+        action: decision(e.action).into(),
+        reason: e.reason.clone(),
+        reference: e.reference.clone(),
+        content_digest: hex::encode(e.content_digest()),
+    }
+}
+
+fn case_status(s: CaseStatus) -> pb::CaseStatus {
+    match s {
+        CaseStatus::Open => pb::CaseStatus::Open,
+        CaseStatus::Claimed => pb::CaseStatus::Claimed,
+        CaseStatus::Resolved => pb::CaseStatus::Resolved,
+    }
+}
+
+/// A case status from the wire.
+pub fn case_status_in(value: i32) -> Result<CaseStatus, ServerError> {
+    match pb::CaseStatus::try_from(value) {
+        Ok(pb::CaseStatus::Open) => Ok(CaseStatus::Open),
+        Ok(pb::CaseStatus::Claimed) => Ok(CaseStatus::Claimed),
+        Ok(pb::CaseStatus::Resolved) => Ok(CaseStatus::Resolved),
+        _ => Err(invalid("statuses", format!("{value} is not a case status"))),
+    }
+}
+
+fn case_outcome(o: CaseOutcome) -> pb::CaseOutcome {
+    match o {
+        CaseOutcome::Cleared => pb::CaseOutcome::Cleared,
+        CaseOutcome::Offloaded => pb::CaseOutcome::Offloaded,
+        CaseOutcome::Detained => pb::CaseOutcome::Detained,
+        CaseOutcome::ReferredToProtection => pb::CaseOutcome::ReferredToProtection,
+    }
+}
+
+/// A case outcome from the wire (UNSPECIFIED is refused).
+pub fn case_outcome_in(value: i32) -> Result<CaseOutcome, ServerError> {
+    match pb::CaseOutcome::try_from(value) {
+        Ok(pb::CaseOutcome::Cleared) => Ok(CaseOutcome::Cleared),
+        Ok(pb::CaseOutcome::Offloaded) => Ok(CaseOutcome::Offloaded),
+        Ok(pb::CaseOutcome::Detained) => Ok(CaseOutcome::Detained),
+        Ok(pb::CaseOutcome::ReferredToProtection) => Ok(CaseOutcome::ReferredToProtection),
+        _ => Err(invalid(
+            "outcome",
+            "required: CLEARED, OFFLOADED, DETAINED or REFERRED_TO_PROTECTION",
+        )),
+    }
+}
+
+/// A required id in a review request, trimmed.
+pub fn review_id<'a>(field: &str, value: &'a str) -> Result<&'a str, ServerError> {
+    required_text(field, value, MAX_TEXT_BYTES)
+}
+
+/// Longest resolution notes accepted.
+pub const MAX_NOTES_BYTES: usize = 8192;
+
+/// Resolution notes: required.
+pub fn notes(value: &str) -> Result<&str, ServerError> {
+    required_text("notes", value, MAX_NOTES_BYTES)
+}
+
+/// A stored case on the wire, with `evidence` (the caller fetched it; images only when asked).
+pub fn case(c: &Case, evidence: Vec<pb::Evidence>) -> Result<pb::Case, ServerError> {
+    let (document, _) = if c.details.document_json.is_empty() {
+        (None, None)
+    } else {
+        let (d, f) =
+            crate::durable::decode_pb::<pb::Document>("document", &c.details.document_json)?;
+        (Some(d), f)
+    };
+    let entries = crate::durable::entries_from_json(&c.details.matched_entries_json)?;
+    Ok(pb::Case {
+        case_id: c.case_id.clone(),
+        screening_id: c.screening_id.clone(),
+        post_id: c.post_id.clone(),
+        counter_id: c.counter_id.clone(),
+        officer_id: c.officer_id.clone(),
+        direction: pb::Direction::from_str_name(&c.direction).map_or(0, i32::from),
+        status: case_status(c.status).into(),
+        decision: pb::Decision::from_str_name(&c.decision).map_or(0, i32::from),
+        reasons: crate::durable::reasons_from_json(&c.reasons_json)?,
+        protection_referral: c.protection_referral,
+        document,
+        matched_entries: entries.iter().map(watchlist_entry).collect(),
+        evidence,
+        created_at: Some(timestamp(c.created_at)),
+        updated_at: Some(timestamp(c.updated_at)),
+        claimed_by: c.claimed_by.clone().unwrap_or_default(),
+        resolution: c.resolution.as_ref().map(|r| pb::Resolution {
+            outcome: case_outcome(r.outcome).into(),
+            notes: r.notes.clone(),
+            resolved_by: r.resolved_by.clone(),
+            resolved_at: Some(timestamp(r.resolved_at)),
+            cleared_entry_ids: r.cleared_entry_ids.clone(),
+        }),
+        version: c.version,
+    })
+}
+
+/// A case event on the wire (evidence digests only, never images).
+pub fn case_event(e: &CaseEvent) -> Result<pb::CaseEvent, ServerError> {
+    let kind = match e.kind {
+        CaseEventKind::Created => pb::CaseEventKind::CaseCreated,
+        CaseEventKind::Claimed => pb::CaseEventKind::CaseClaimed,
+        CaseEventKind::Released => pb::CaseEventKind::CaseReleased,
+        CaseEventKind::Resolved => pb::CaseEventKind::CaseResolved,
+    };
+    let evidence = e
+        .case
+        .evidence_digests
+        .iter()
+        .map(|d| pb::Evidence {
+            digest: d.clone(),
+            ..Default::default()
+        })
+        .collect();
+    Ok(pb::CaseEvent {
+        cursor: e.cursor,
+        kind: kind.into(),
+        case: Some(case(&e.case, evidence)?),
+    })
 }
 
 #[cfg(test)]

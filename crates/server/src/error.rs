@@ -79,6 +79,12 @@ pub enum ServerError {
     /// The audit trail did not accept the record, so no answer may be sent.
     #[error("audit trail unavailable: {0}")]
     Audit(String),
+    /// The case store refused or failed a review call.
+    #[error("{0}")]
+    Store(#[from] checkpost_store::StoreError),
+    /// The server has no durable store, so it cannot serve review calls.
+    #[error("this server has no case store")]
+    NoStore,
     /// The listener or the HTTP/2 server failed.
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
@@ -91,7 +97,8 @@ impl From<ServerError> for Status {
                 Code::InvalidArgument
             }
             ServerError::TooLarge { .. } => Code::ResourceExhausted,
-            ServerError::Audit(_) => Code::Unavailable,
+            ServerError::Audit(_) | ServerError::NoStore => Code::Unavailable,
+            ServerError::Store(e) => store_code(e),
             ServerError::Config { .. }
             | ServerError::Io { .. }
             | ServerError::PublicKey { .. }
@@ -103,6 +110,26 @@ impl From<ServerError> for Status {
         // show it as it is; line and column travel inside it.
         let message = err.to_string();
         Status::new(code, message)
+    }
+}
+
+fn store_code(e: &checkpost_store::StoreError) -> Code {
+    use checkpost_store::StoreError as E;
+    match e {
+        E::CaseNotFound { .. } => Code::NotFound,
+        E::HeldBy { .. } | E::NotHolder { .. } | E::AlreadyResolved { .. } => {
+            Code::FailedPrecondition
+        }
+        E::NotesRequired { .. }
+        | E::ClearedNeedsClearedOutcome { .. }
+        | E::UnknownEntry { .. }
+        | E::BadValue { .. }
+        | E::InvalidRecord { .. } => Code::InvalidArgument,
+        E::Duplicate { .. } => Code::AlreadyExists,
+        E::WriterGone | E::Commit { .. } | E::ReadOnly => Code::Unavailable,
+        E::Open { .. } | E::Sql { .. } | E::SchemaTooNew { .. } | E::Corrupt { .. } => {
+            Code::Internal
+        }
     }
 }
 
@@ -122,6 +149,17 @@ mod tests {
         .into();
         assert_eq!(s.code(), Code::InvalidArgument);
         assert_eq!(s.message(), "mrz: line 2, column 14: illegal character 'a'");
+    }
+
+    #[test]
+    fn a_second_claim_is_failed_precondition_naming_the_holder() {
+        let s: Status = ServerError::Store(checkpost_store::StoreError::HeldBy {
+            case_id: "case-1".into(),
+            holder: "rev-a".into(),
+        })
+        .into();
+        assert_eq!(s.code(), Code::FailedPrecondition);
+        assert!(s.message().contains("rev-a"), "{}", s.message());
     }
 
     #[test]

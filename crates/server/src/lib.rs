@@ -7,6 +7,8 @@
 //! - [`convert`]: proto <-> domain, in one place.
 //! - [`error`]: [`ServerError`] and the one place it becomes a gRPC status.
 //! - [`audit`]: the seam where the durable store records each screening before it is answered.
+//! - [`durable`]: the audit sink and cleared-match memory over the durable store.
+//! - [`review`]: the `Review` service (second-check cases).
 //! - [`retry`]: idempotent retries keyed by `client_request_id`.
 //! - [`deadline`]: the client's `grpc-timeout`, so a stage that runs out fails closed.
 //! - [`pii`]: keyed hashes that stand in for document numbers and CNICs in logs.
@@ -15,14 +17,16 @@ pub mod audit;
 pub mod config;
 pub mod convert;
 pub mod deadline;
+pub mod durable;
 pub mod error;
 pub mod pii;
 pub mod retry;
+pub mod review;
 pub mod screening;
 pub mod server;
 pub mod state;
 
-pub use config::{Config, Limits, StalePolicyConfig};
+pub use config::{Config, DurabilityConfig, Limits, StalePolicyConfig};
 pub use error::ServerError;
 pub use server::{serve, shutdown_signal};
 pub use state::AppState;

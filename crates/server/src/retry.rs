@@ -1,6 +1,7 @@
 //! Retry memory: a retried `Screen` with the same `client_request_id` gets the first answer
 //! back (`replayed = true`) and never runs twice, so it never opens a second case. Bounded (LRU +
-//! TTL) and in memory for now; the store persists it in a later step behind the same calls.
+//! TTL) and in memory; when it misses (a restart, an evicted id) the Screening service asks the
+//! durable store (`get_screening_by_request_id`), which keeps every answer, under the same key.
 //!
 //! Concurrent retries of one id wait on the first call's result (a `tokio::sync::OnceCell` per
 //! id) instead of racing it. The map's lock is held only to fetch the cell, never across an
@@ -14,6 +15,11 @@ use checkpost_proto::v1::ScreenResponse;
 use lru::LruCache;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
+
+/// The key of a request id, in memory and in the store: the post, `/`, the client's id.
+pub fn retry_key(post_id: &str, client_request_id: &str) -> String {
+    format!("{post_id}/{client_request_id}")
+}
 
 /// The first answer to a request id, and what the request looked like.
 #[derive(Debug, Clone)]

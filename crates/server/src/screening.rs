@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use checkpost_document::{ParseOptions, parse};
-use checkpost_engine::{Context, Incomplete, NoneCleared, ScreenInput, screen};
+use checkpost_engine::{Context, Incomplete, ScreenInput, screen};
 use checkpost_proto::v1 as pb;
 use checkpost_proto::v1::screening_server::Screening;
 use prost::Message;
@@ -17,7 +17,7 @@ use crate::ServerError;
 use crate::audit::ScreeningRecord;
 use crate::convert;
 use crate::deadline::Deadline;
-use crate::retry::Stored;
+use crate::retry::{Stored, retry_key};
 use crate::state::AppState;
 
 /// The Screening service.
@@ -53,13 +53,16 @@ impl ScreeningService {
         Ok(())
     }
 
-    /// Runs one screening (not a retry).
+    /// Runs one screening (not a retry the memory knows) and records it; answers the first
+    /// call's answer instead when the store already held this retry key.
     async fn decide(
         &self,
         req: &pb::ScreenRequest,
         caller: convert::Caller<'_>,
+        key: &str,
         deadline: Deadline,
-    ) -> Result<pb::ScreenResponse, ServerError> {
+        fingerprint: &[u8; 32],
+    ) -> Result<Stored, ServerError> {
         let direction = convert::direction(req.direction)?;
         let travel = convert::travel(req.travel.as_ref())?;
         if req.mrz.trim().is_empty() {
@@ -134,7 +137,7 @@ impl ScreeningService {
             stale_after: chrono::Duration::from_std(self.state.config.stale_after)
                 .unwrap_or(chrono::Duration::MAX),
             stale_policy: self.state.stale_policy(),
-            cleared: &NoneCleared,
+            cleared: self.state.cleared.as_ref(),
         };
         let outcome = screen(&input, &ctx);
         span.record("decision", outcome.decision.as_str());
@@ -156,7 +159,7 @@ impl ScreeningService {
             .audit
             .append(ScreeningRecord {
                 screening_id: &response.screening_id,
-                client_request_id: caller.client_request_id,
+                client_request_id: key,
                 post_id: caller.post_id,
                 counter_id: caller.counter_id,
                 officer_id: caller.officer_id,
@@ -164,8 +167,17 @@ impl ScreeningService {
                 document: &document,
                 outcome: &outcome,
                 response: &response,
+                destination: travel.destination.as_deref(),
+                snapshot: snapshot.as_deref(),
+                scans: &req.scans,
+                fingerprint,
             })
             .await?;
+        if let Some(first) = appended.replay {
+            // The store already held this retry key (from before a restart): nothing new was
+            // written; the first answer stands.
+            return Ok(first);
+        }
         response.case_id = appended.case_id.unwrap_or_default();
         tracing::info!(
             decision = outcome.decision.as_str(),
@@ -173,7 +185,10 @@ impl ScreeningService {
             protection_referral = response.protection_referral,
             "screened"
         );
-        Ok(response)
+        Ok(Stored {
+            fingerprint: *fingerprint,
+            response,
+        })
     }
 
     /// The call, with the retry memory around it.
@@ -184,7 +199,7 @@ impl ScreeningService {
     ) -> Result<pb::ScreenResponse, ServerError> {
         self.check_limits(&req)?;
         let caller = convert::caller(&req)?;
-        let key = format!("{}\u{1f}{}", caller.post_id, caller.client_request_id);
+        let key = retry_key(caller.post_id, caller.client_request_id);
         let fingerprint: [u8; 32] = blake3::hash(&req.encode_to_vec()).into();
         let slot = self.state.retry.slot(&key, Instant::now());
         let mut ran = false;
@@ -193,14 +208,14 @@ impl ScreeningService {
             .get_or_try_init(|| {
                 ran = true;
                 async {
-                    let response = self.decide(&req, caller, deadline).await?;
-                    Ok::<_, ServerError>(Stored {
-                        fingerprint,
-                        response,
-                    })
+                    self.decide(&req, caller, &key, deadline, &fingerprint)
+                        .await
                 }
             })
             .await?;
+        // The memory missed but the durable store held the key (a retry after a restart): its
+        // first answer is a replay too.
+        let ran = ran && !stored.response.replayed;
         if ran {
             return Ok(stored.response.clone());
         }

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use checkpost_proto::v1::review_server::ReviewServer;
 use checkpost_proto::v1::screening_server::ScreeningServer;
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
@@ -12,6 +13,7 @@ use tonic::codegen::http;
 use tonic::transport::Server;
 
 use crate::ServerError;
+use crate::review::ReviewService;
 use crate::screening::ScreeningService;
 use crate::state::AppState;
 
@@ -44,11 +46,14 @@ pub async fn serve(
     let max_message = state.config.limits.max_message_bytes;
     let screening = ScreeningServer::new(ScreeningService::new(Arc::clone(&state)))
         .max_decoding_message_size(max_message);
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    let review = ReviewServer::new(ReviewService::new(Arc::clone(&state), stopping));
 
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
         .set_serving::<ScreeningServer<ScreeningService>>()
         .await;
+    reporter.set_serving::<ReviewServer<ReviewService>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(checkpost_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
@@ -60,8 +65,13 @@ pub async fn serve(
     let shutdown = async move {
         shutdown.await;
         tracing::info!("shutting down: draining calls in flight");
+        // Live case streams never finish on their own: end them so the drain can.
+        stopping_tx.send_replace(true);
         reporter
             .set_not_serving::<ScreeningServer<ScreeningService>>()
+            .await;
+        reporter
+            .set_not_serving::<ReviewServer<ReviewService>>()
             .await;
     };
     let local = listener.local_addr().ok();
@@ -87,6 +97,7 @@ pub async fn serve(
         .add_service(health)
         .add_service(reflection)
         .add_service(screening)
+        .add_service(review)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     tracing::info!("stopped");

@@ -1,18 +1,20 @@
 //! What a running server holds: the active snapshot (and the previous one, for rollback), the
-//! SOP rules, the retry memory, the PII hasher and the audit sink. Snapshots and rules are
-//! swapped atomically (`arc-swap`): a call in flight keeps the version it started with.
+//! SOP rules, the retry memory, the PII hasher, the audit sink and (once opened) the durable
+//! store. Snapshots and rules are swapped atomically (`arc-swap`): a call in flight keeps the version it started with.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use checkpost_engine::{Rules, StalePolicy};
+use checkpost_engine::{ClearedMatches, NoneCleared, Rules, StalePolicy};
+use checkpost_store::{DEFAULT_FILE_NAME, Durability, SqliteStore, Store};
 use checkpost_watchlist::snapshot::{Snapshot, read_verifying_key};
 use ed25519_dalek::VerifyingKey;
 
 use crate::ServerError;
 use crate::audit::{AuditSink, NoAudit};
-use crate::config::{Config, StalePolicyConfig};
+use crate::config::{Config, DurabilityConfig, StalePolicyConfig};
+use crate::durable::{DocumentHasher, StoreAudit, StoreCleared};
 use crate::pii::PiiHasher;
 use crate::retry::RetryMemory;
 
@@ -102,6 +104,12 @@ pub struct AppState {
     pub pii: PiiHasher,
     /// Where each screening is recorded before it is answered.
     pub audit: Arc<dyn AuditSink>,
+    /// The cleared-match memory the engine consults.
+    pub cleared: Arc<dyn ClearedMatches>,
+    /// The durable store, when one is open (cases, retries after a restart, review).
+    pub store: Option<Arc<dyn Store>>,
+    /// The newest case event cursor, fed by the store's notifier (for `WatchCases`).
+    pub case_cursor: Option<tokio::sync::watch::Receiver<u64>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -140,6 +148,9 @@ impl AppState {
             retry: RetryMemory::new(config.idempotency.capacity, config.idempotency.ttl),
             pii: PiiHasher::new(config.log_hash_key()?),
             audit: Arc::new(NoAudit),
+            cleared: Arc::new(NoneCleared),
+            store: None,
+            case_cursor: None,
             config,
         })
     }
@@ -147,6 +158,37 @@ impl AppState {
     /// Replaces the audit sink (the store plugs in here).
     pub fn with_audit(mut self, audit: Arc<dyn AuditSink>) -> Self {
         self.audit = audit;
+        self
+    }
+
+    /// Opens the durable store in the config's data dir and wires it in (blocking file I/O).
+    pub fn open_store(self) -> Result<Self, ServerError> {
+        let dir = self.config.data_dir.clone();
+        std::fs::create_dir_all(&dir).map_err(|source| ServerError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let durability = match self.config.durability {
+            DurabilityConfig::PowerLoss => Durability::PowerLoss,
+            DurabilityConfig::ProcessCrash => Durability::ProcessCrash,
+        };
+        let store = SqliteStore::open_with(dir.join(DEFAULT_FILE_NAME), durability)?;
+        let hasher = DocumentHasher::load_or_create(&dir)?;
+        Ok(self.with_store(Arc::new(store), hasher))
+    }
+
+    /// Wires `store` in: the audit sink, the cleared-match memory, retries and review.
+    pub fn with_store(mut self, store: Arc<dyn Store>, hasher: DocumentHasher) -> Self {
+        self.audit = Arc::new(StoreAudit::new(Arc::clone(&store), hasher.clone()));
+        self.cleared = Arc::new(StoreCleared::new(Arc::clone(&store), hasher));
+        // One subscription for the whole server: the writer thread only stores the newest
+        // cursor in the watch channel; each WatchCases stream waits on its own receiver.
+        let (tx, rx) = tokio::sync::watch::channel(store.notifier().latest());
+        store.notifier().subscribe(Box::new(move |cursor| {
+            tx.send_replace(cursor);
+        }));
+        self.case_cursor = Some(rx);
+        self.store = Some(store);
         self
     }
 
