@@ -155,6 +155,9 @@ impl Reason {
 /// reviewer's verdict on it (the entry's content digest).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MatchedEntry {
+    /// Position of the entry in the snapshot's `entries` that answered, so that a caller holding
+    /// that snapshot can fetch the entry's details without a search.
+    pub entry: u32,
     /// HQ's id of the entry.
     pub entry_id: EntryId,
     /// The list it is on.

@@ -233,6 +233,7 @@ fn watchlist_checks(
         reason.matched_tokens = m.matched_tokens;
         reasons.push(reason);
         matched.push(MatchedEntry {
+            entry: m.entry,
             entry_id: m.entry_id,
             list: m.list,
             kind: m.kind,

@@ -303,9 +303,9 @@ pub fn opens_case(outcome: &Outcome) -> bool {
     outcome.decision != checkpost_watchlist::Decision::Clear || outcome.protection_referral
 }
 
-/// The snapshot's entries for `matches`, in match order. One pass over the entries, stopping
-/// once all are found: only a flagged screening with matches gets here. (The engine's matches
-/// name entries by id only; carrying the snapshot position would make this O(1).)
+/// The snapshot's entries for `matches`, in match order, fetched by the position the engine
+/// reported. An entry whose id does not agree (a different snapshot than the one that answered)
+/// is left out rather than shown as the wrong person.
 fn matched_entries<'s>(
     snapshot: Option<&'s checkpost_watchlist::snapshot::Snapshot>,
     matches: &[&checkpost_engine::MatchedEntry],
@@ -313,23 +313,15 @@ fn matched_entries<'s>(
     let Some(snapshot) = snapshot else {
         return Vec::new();
     };
-    if matches.is_empty() {
-        return Vec::new();
-    }
-    let mut found: Vec<Option<&Entry>> = vec![None; matches.len()];
-    let mut missing = matches.len();
-    for e in &snapshot.entries {
-        if let Some(i) = matches.iter().position(|m| m.entry_id == e.entry_id) {
-            if found[i].is_none() {
-                found[i] = Some(e);
-                missing -= 1;
-                if missing == 0 {
-                    break;
-                }
-            }
-        }
-    }
-    found.into_iter().flatten().collect()
+    matches
+        .iter()
+        .filter_map(|m| {
+            snapshot
+                .entries
+                .get(m.entry as usize)
+                .filter(|e| e.entry_id == m.entry_id)
+        })
+        .collect()
 }
 
 /// Builds everything one screening stores.
