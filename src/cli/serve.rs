@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use checkpost_server::{AppState, Config, DurabilityConfig, StalePolicyConfig};
+use checkpost_engine::StalePolicy;
+use checkpost_server::{AppState, Config, DurabilityConfig};
 
 /// Flags of `checkpost serve`.
 #[derive(clap::Args)]
@@ -40,8 +41,8 @@ pub(crate) struct Args {
     #[arg(long, value_parser = humantime_duration)]
     stale_after: Option<Duration>,
     /// What a stale snapshot does: escalate (fail closed) or annotate.
-    #[arg(long, value_enum)]
-    stale_policy: Option<StalePolicyArg>,
+    #[arg(long)]
+    stale_policy: Option<StalePolicy>,
     /// Largest request accepted, in bytes.
     #[arg(long)]
     max_message_bytes: Option<usize>,
@@ -70,13 +71,6 @@ pub(crate) struct Args {
 enum DurabilityArg {
     PowerLoss,
     ProcessCrash,
-}
-
-/// `--stale-policy` values.
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum StalePolicyArg {
-    Escalate,
-    Annotate,
 }
 
 fn humantime_duration(s: &str) -> Result<Duration, humantime::DurationError> {
@@ -119,10 +113,7 @@ fn config(args: Args) -> anyhow::Result<Config> {
         config.stale_after = v;
     }
     if let Some(v) = args.stale_policy {
-        config.stale_policy = match v {
-            StalePolicyArg::Escalate => StalePolicyConfig::Escalate,
-            StalePolicyArg::Annotate => StalePolicyConfig::Annotate,
-        };
+        config.stale_policy = v;
     }
     let l = &mut config.limits;
     l.max_message_bytes = args.max_message_bytes.unwrap_or(l.max_message_bytes);

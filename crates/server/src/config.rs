@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use checkpost_engine::StalePolicy;
 use serde::Deserialize;
 
 use crate::ServerError;
@@ -34,7 +35,7 @@ pub struct Config {
     #[serde(with = "humantime_serde_compat")]
     pub stale_after: Duration,
     /// What a stale snapshot does to a decision.
-    pub stale_policy: StalePolicyConfig,
+    pub stale_policy: StalePolicy,
     /// Request size limits.
     pub limits: Limits,
     /// Retry memory for `client_request_id`.
@@ -42,17 +43,6 @@ pub struct Config {
     /// Key (64 hex chars) for the keyed blake3 hashes that stand in for document numbers and
     /// CNICs in logs. Unset: a random key per process (hashes then correlate within one run only).
     pub log_hash_key: Option<String>,
-}
-
-/// What a stale snapshot does to a decision (see `checkpost_engine::StalePolicy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StalePolicyConfig {
-    /// Fail closed: at least SECOND_CHECK with a SNAPSHOT_STALE reason (the default).
-    #[default]
-    Escalate,
-    /// Only add the SNAPSHOT_STALE reason.
-    Annotate,
 }
 
 /// What an acknowledged write survives (`checkpost_store::Durability`).
@@ -123,7 +113,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             durability: DurabilityConfig::PowerLoss,
             stale_after: Duration::from_secs(36 * 3600),
-            stale_policy: StalePolicyConfig::Escalate,
+            stale_policy: StalePolicy::Escalate,
             limits: Limits::default(),
             idempotency: IdempotencyConfig::default(),
             log_hash_key: None,
@@ -198,7 +188,7 @@ mod tests {
         let c = Config::from_toml("", "t.toml", Path::new("/etc/cp")).unwrap();
         assert_eq!(c.listen, "127.0.0.1:50051".parse().unwrap());
         assert_eq!(c.limits.max_mrz_bytes, 512);
-        assert_eq!(c.stale_policy, StalePolicyConfig::Escalate);
+        assert_eq!(c.stale_policy, StalePolicy::Escalate);
         assert_eq!(c.durability, DurabilityConfig::PowerLoss);
         assert_eq!(c.data_dir, Path::new("/etc/cp/data"));
     }
@@ -228,7 +218,7 @@ mod tests {
         assert_eq!(c.snapshot.as_deref(), Some(Path::new("/cfg/snap.cpsnap")));
         assert_eq!(c.hq_pubkeys[1], Path::new("/abs/hq2.pub"));
         assert_eq!(c.stale_after, Duration::from_secs(7200));
-        assert_eq!(c.stale_policy, StalePolicyConfig::Annotate);
+        assert_eq!(c.stale_policy, StalePolicy::Annotate);
         assert_eq!(c.durability, DurabilityConfig::ProcessCrash);
         assert_eq!(c.limits.max_scans, 1);
         assert_eq!(c.idempotency.ttl, Duration::from_secs(600));

@@ -26,7 +26,7 @@ pub mod screening;
 pub mod server;
 pub mod state;
 
-pub use config::{Config, DurabilityConfig, Limits, StalePolicyConfig};
+pub use config::{Config, DurabilityConfig, Limits};
 pub use error::ServerError;
 pub use server::{serve, shutdown_signal};
 pub use state::AppState;

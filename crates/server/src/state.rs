@@ -13,7 +13,7 @@ use ed25519_dalek::VerifyingKey;
 
 use crate::ServerError;
 use crate::audit::{AuditSink, NoAudit};
-use crate::config::{Config, DurabilityConfig, StalePolicyConfig};
+use crate::config::{Config, DurabilityConfig};
 use crate::durable::{DocumentHasher, StoreAudit, StoreCleared};
 use crate::pii::PiiHasher;
 use crate::retry::RetryMemory;
@@ -212,10 +212,7 @@ impl AppState {
 
     /// The engine's stale policy from the config.
     pub fn stale_policy(&self) -> StalePolicy {
-        match self.config.stale_policy {
-            StalePolicyConfig::Escalate => StalePolicy::Escalate,
-            StalePolicyConfig::Annotate => StalePolicy::Annotate,
-        }
+        self.config.stale_policy
     }
 }
 
