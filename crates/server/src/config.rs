@@ -43,6 +43,15 @@ pub struct Config {
     /// Key (64 hex chars) for the keyed blake3 hashes that stand in for document numbers and
     /// CNICs in logs. Unset: a random key per process (hashes then correlate within one run only).
     pub log_hash_key: Option<String>,
+    /// A directory the nightly job copies signed snapshots into: the newest valid one is
+    /// activated by itself. `None`: only the config's `snapshot` and the Watchlists RPCs.
+    pub snapshot_dir: Option<PathBuf>,
+    /// Authentication and roles (`[auth]`).
+    pub auth: crate::auth::AuthConfig,
+    /// The Prometheus endpoint (`[metrics]`).
+    pub metrics: crate::metrics::MetricsConfig,
+    /// The scan stage (`[scan]`): trust list, visa register, time budget.
+    pub scan: crate::scanstage::ScanConfig,
 }
 
 /// What an acknowledged write survives (`checkpost_store::Durability`).
@@ -117,6 +126,10 @@ impl Default for Config {
             limits: Limits::default(),
             idempotency: IdempotencyConfig::default(),
             log_hash_key: None,
+            snapshot_dir: None,
+            auth: crate::auth::AuthConfig::default(),
+            metrics: crate::metrics::MetricsConfig::default(),
+            scan: crate::scanstage::ScanConfig::default(),
         }
     }
 }
@@ -148,6 +161,12 @@ impl Config {
         }
         self.hq_pubkeys.iter_mut().for_each(fix);
         fix(&mut self.data_dir);
+        if let Some(p) = self.snapshot_dir.as_mut() {
+            fix(p);
+        }
+        self.auth.resolve_paths(base);
+        self.metrics.resolve_paths(base);
+        self.scan.resolve_paths(base);
     }
 
     /// The key for PII hashes in logs, from `log_hash_key` or random.

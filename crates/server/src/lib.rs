@@ -12,19 +12,29 @@
 //! - [`retry`]: idempotent retries keyed by `client_request_id`.
 //! - [`deadline`]: the client's `grpc-timeout`, so a stage that runs out fails closed.
 //! - [`pii`]: keyed hashes that stand in for document numbers and CNICs in logs.
+//! - [`watchlists`]: the `Watchlists` service (snapshots, deltas, reloads).
+//! - [`deltas`]: intraday signed deltas over the active snapshot.
+//! - [`auth`]: bearer tokens, mTLS identities and the role each RPC needs.
+//! - [`metrics`]: the Prometheus endpoint.
+//! - [`scanstage`]: the scan stage of `Screen` (QR seals, e-visa register, cross-checks).
 
 pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod convert;
 pub mod deadline;
+pub mod deltas;
 pub mod durable;
 pub mod error;
+pub mod metrics;
 pub mod pii;
 pub mod retry;
 pub mod review;
+pub mod scanstage;
 pub mod screening;
 pub mod server;
 pub mod state;
+pub mod watchlists;
 
 pub use config::{Config, DurabilityConfig, Limits};
 pub use error::ServerError;
