@@ -118,4 +118,9 @@ pub trait Store: Send + Sync {
 
     /// Screening counts in `[from, to)` (unbounded where `None`).
     fn stats(&self, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<Stats>;
+
+    /// What the writer has done since the store was opened: committed batches (one fsync each
+    /// under power-loss durability), jobs and audit records — so operators and benchmarks can
+    /// see how many records each fsync carries.
+    fn writer_stats(&self) -> WriterStats;
 }

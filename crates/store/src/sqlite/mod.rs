@@ -268,6 +268,10 @@ pub(crate) fn lookup_screening(
 }
 
 impl Store for SqliteStore {
+    fn writer_stats(&self) -> WriterStats {
+        SqliteStore::writer_stats(self)
+    }
+
     fn append(&self, record: AuditRecord) -> Ticket<AuditReceipt> {
         self.submit(move |c, chain| writer::append(c, chain, record))
     }
