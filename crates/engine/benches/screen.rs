@@ -18,6 +18,7 @@ use checkpost_engine::{
     Context, Direction, ListKind, NoneCleared, Rules, ScreenInput, StalePolicy, TravelDetails,
     screen,
 };
+use checkpost_watchlist::delta::{self, Delta, DeltaSet};
 use checkpost_watchlist::{Entry, Snapshot, SnapshotHeader, synth};
 use chrono::{TimeZone, Utc};
 use criterion::Criterion;
@@ -149,6 +150,7 @@ fn bench(c: &mut Criterion) {
         stale_after: chrono::Duration::hours(36),
         stale_policy: StalePolicy::Escalate,
         cleared: &NoneCleared,
+        overlay: None,
     };
     let input = |doc| ScreenInput {
         direction: Direction::Departure,
@@ -245,6 +247,20 @@ fn bench(c: &mut Criterion) {
             screen(&input(&docs[next]), &ctx)
         })
     });
+    // The same mix with intraday deltas in force: 1,000 added entries and 100 snapshot entries
+    // removed (ten deltas), so every screening also queries the overlay and filters by it.
+    let overlay = delta_overlay(&snapshot);
+    let ctx_overlay = Context {
+        overlay: Some(&overlay),
+        ..ctx
+    };
+    let mut next = 0usize;
+    group.bench_function("mixed_passenger_with_1k_delta_overlay", |b| {
+        b.iter(|| {
+            next = (next + 1) % docs.len();
+            screen(&input(&docs[next]), &ctx_overlay)
+        })
+    });
     group.bench_function("unlisted_rare_name", |b| {
         b.iter(|| screen(&input(&rare), &ctx))
     });
@@ -256,6 +272,31 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// Ten signed deltas of 100 synthetic additions (fresh ids) and 10 removals of snapshot ids.
+fn delta_overlay(snapshot: &Snapshot) -> std::sync::Arc<DeltaSet> {
+    let key = checkpost_watchlist::snapshot::SigningKey::from_bytes(&[7; 32]);
+    let at = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+    let deltas = (0..10usize)
+        .map(|d| {
+            let adds: Vec<Entry> = synth::generate(100, SEED + 1 + d as u64)
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut e)| {
+                    e.entry_id = checkpost_watchlist::EntryId(format!("DELTA-{d}-{i}"));
+                    e
+                })
+                .collect();
+            let removes: Vec<_> = snapshot.entries[d * 10..d * 10 + 10]
+                .iter()
+                .map(|e| e.entry_id.clone())
+                .collect();
+            let bytes = delta::build(&adds, &removes, &format!("d{d}"), at, None, &key).unwrap();
+            Delta::load(&bytes, &[key.verifying_key()]).unwrap()
+        })
+        .collect();
+    std::sync::Arc::new(DeltaSet::new(deltas))
 }
 
 // What `criterion_group!`/`criterion_main!` expand to, written out so the generated public

@@ -2,8 +2,10 @@
 //! from the request and from what it holds (snapshot, rules, the cleared-match memory).
 
 use std::fmt;
+use std::sync::Arc;
 
 use checkpost_document::TravelDocument;
+use checkpost_watchlist::delta::DeltaSet;
 use checkpost_watchlist::{Direction, EntryId, Snapshot};
 use chrono::{DateTime, Utc};
 
@@ -167,6 +169,20 @@ impl ClearedMatches for NoneCleared {
     }
 }
 
+/// Where the intraday deltas in force come from. The engine asks once per screening, so one
+/// screening sees one consistent set even while a new delta is being applied. The server's live
+/// overlay implements it; tests pass an `Arc<DeltaSet>`.
+pub trait DeltaSource: Send + Sync {
+    /// The deltas in force now.
+    fn current(&self) -> Arc<DeltaSet>;
+}
+
+impl DeltaSource for Arc<DeltaSet> {
+    fn current(&self) -> Arc<DeltaSet> {
+        Arc::clone(self)
+    }
+}
+
 /// What a screening is decided against: the post's state at decision time.
 #[derive(Clone, Copy)]
 pub struct Context<'a> {
@@ -183,6 +199,9 @@ pub struct Context<'a> {
     pub stale_policy: StalePolicy,
     /// Matches already cleared by a reviewer.
     pub cleared: &'a dyn ClearedMatches,
+    /// Intraday deltas over `snapshot` (`None`: none): a delta's additions are matched, the
+    /// snapshot entries it removes or replaces are not.
+    pub overlay: Option<&'a dyn DeltaSource>,
 }
 
 impl fmt::Debug for Context<'_> {

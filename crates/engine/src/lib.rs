@@ -23,8 +23,8 @@ mod screen;
 
 pub use error::{EngineError, RuleRef};
 pub use input::{
-    ClearedMatches, Context, DocumentKey, Incomplete, NoneCleared, ScreenInput, StalePolicy,
-    TravelDetails,
+    ClearedMatches, Context, DeltaSource, DocumentKey, Incomplete, NoneCleared, ScreenInput,
+    StalePolicy, TravelDetails,
 };
 pub use reason::{MatchedEntry, Outcome, Reason, ReasonCode};
 pub use rules::{Rule, Rules};

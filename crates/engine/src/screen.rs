@@ -1,7 +1,10 @@
 //! The decision itself: runs every check, collects every reason, and lets
 //! [`Outcome::from_reasons`] order them and take the highest level.
 
+use std::sync::Arc;
+
 use checkpost_document::{Field, ProblemKind, TravelDocument};
+use checkpost_watchlist::delta::DeltaSet;
 use checkpost_watchlist::matcher::{Query, level_for};
 use checkpost_watchlist::{Decision, ListKind, Snapshot};
 use chrono::NaiveDate;
@@ -25,10 +28,7 @@ pub fn screen(input: &ScreenInput<'_>, ctx: &Context<'_>) -> Outcome {
 
     system_checks(input, ctx, &mut reasons);
     document_checks(doc, today, &mut reasons);
-    let matches = match ctx.snapshot {
-        Some(snapshot) => watchlist_checks(snapshot, input, ctx, today, &mut reasons),
-        None => Vec::new(),
-    };
+    let matches = watchlist_checks(input, ctx, today, &mut reasons);
     let facts = Facts {
         direction: input.direction,
         nationality: &doc.nationality,
@@ -154,24 +154,40 @@ fn document_checks(doc: &TravelDocument, today: NaiveDate, reasons: &mut Vec<Rea
     }
 }
 
-/// Watchlist matches for this direction and today, as reasons and as matched entries.
+/// Watchlist matches for this direction and today, as reasons and as matched entries: the
+/// snapshot's, overlaid with the intraday deltas (a delta entry's position is past the
+/// snapshot's entries, see [`DeltaSet::find_over`]). With neither, nothing is checked (the
+/// missing snapshot is already a reason).
 fn watchlist_checks(
-    snapshot: &Snapshot,
     input: &ScreenInput<'_>,
     ctx: &Context<'_>,
     today: NaiveDate,
     reasons: &mut Vec<Reason>,
 ) -> Vec<MatchedEntry> {
+    let snapshot: Option<&Snapshot> = ctx.snapshot;
+    // Loaded once: positions from `find_over` are resolved against this same set.
+    let overlay: Option<Arc<DeltaSet>> = ctx.overlay.map(|o| o.current()).filter(|d| !d.is_empty());
+    if snapshot.is_none() && overlay.is_none() {
+        return Vec::new();
+    }
     let identity = input.document.identity();
     let query = Query::from(&identity);
-    let found = snapshot.find(&query, Some(input.direction), today);
+    let direction = Some(input.direction);
+    let found = match (&overlay, snapshot) {
+        (Some(o), _) => o.find_over(snapshot, &query, direction, today),
+        (None, Some(s)) => s.find(&query, direction, today),
+        (None, None) => Vec::new(),
+    };
     if found.is_empty() {
         return Vec::new();
     }
     let key = DocumentKey::of(input.document);
     let mut matched = Vec::with_capacity(found.len());
     for m in found {
-        let entry = snapshot.entries.get(m.entry as usize);
+        let entry = match &overlay {
+            Some(o) => o.entry_at(snapshot, m.entry),
+            None => snapshot.and_then(|s| s.entries.get(m.entry as usize)),
+        };
         // An index that points past the entries would be a bug in the snapshot; the match is
         // still reported, with a digest no clearance can carry.
         let entry_digest = entry.map_or([0; 32], |e| e.content_digest());

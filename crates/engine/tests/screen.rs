@@ -7,11 +7,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use checkpost_document::{Cnic, ParseOptions, PartialDate, Sex, TravelDocument};
+use std::sync::Arc;
+
 use checkpost_engine::{
-    ClearedMatches, Context, Decision, Direction, DocumentKey, EntryId, Incomplete, ListKind,
-    MatchKind, NoneCleared, Outcome, Reason, ReasonCode, Rules, ScreenInput, StalePolicy,
+    ClearedMatches, Context, Decision, DeltaSource, Direction, DocumentKey, EntryId, Incomplete,
+    ListKind, MatchKind, NoneCleared, Outcome, Reason, ReasonCode, Rules, ScreenInput, StalePolicy,
     TravelDetails, screen,
 };
+use checkpost_watchlist::delta::{self, Delta, DeltaSet};
+use checkpost_watchlist::snapshot::SigningKey;
 use checkpost_watchlist::{Entry, Snapshot, SnapshotHeader};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
@@ -121,6 +125,7 @@ struct Post {
     rules: Rules,
     stale_policy: StalePolicy,
     now: DateTime<Utc>,
+    overlay: Option<Arc<DeltaSet>>,
 }
 
 impl Post {
@@ -130,7 +135,27 @@ impl Post {
             rules: Rules::empty(),
             stale_policy: StalePolicy::default(),
             now: now(),
+            overlay: None,
         }
+    }
+
+    /// The post with these intraday deltas applied, in order (signed, then verified and loaded
+    /// as a post would).
+    fn with_deltas(mut self, deltas: &[(&[Entry], &[&str])]) -> Self {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let loaded = deltas
+            .iter()
+            .enumerate()
+            .map(|(i, (adds, removes))| {
+                let removes: Vec<EntryId> =
+                    removes.iter().map(|r| EntryId(r.to_string())).collect();
+                let bytes =
+                    delta::build(adds, &removes, &format!("d{i}"), now(), None, &key).unwrap();
+                Delta::load(&bytes, &[key.verifying_key()]).unwrap()
+            })
+            .collect();
+        self.overlay = Some(Arc::new(DeltaSet::new(loaded)));
+        self
     }
 
     fn with_sop_rules(mut self) -> Self {
@@ -163,6 +188,7 @@ impl Post {
             stale_after: Duration::hours(36),
             stale_policy: self.stale_policy,
             cleared,
+            overlay: self.overlay.as_ref().map(|o| o as &dyn DeltaSource),
         }
     }
 
@@ -777,5 +803,109 @@ fn no_name_only_match_raises_beyond_second_check_on_a_synthetic_list() {
         matched >= 150,
         "only {matched} of {} listed names matched",
         people.len()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests: intraday deltas over the snapshot
+
+fn ecl_asif() -> Entry {
+    let mut e = entry(ListKind::Ecl, "ECL-77", "MUHAMMAD ASIF KHAN");
+    e.document_numbers = vec!["AB1234567".into()];
+    e.reference = "IHC/WP/2026/901".into();
+    e
+}
+
+#[test]
+fn an_ecl_entry_added_by_a_delta_flags_the_next_departure() {
+    let post = Post::with(vec![bystander()]);
+    assert_eq!(
+        post.screen(Direction::Departure, &asif()).decision,
+        Decision::Clear
+    );
+
+    let post = post.with_deltas(&[(&[ecl_asif()], &[])]);
+    let o = post.screen(Direction::Departure, &asif());
+    assert_eq!(o.decision, Decision::Offload, "{:#?}", o.reasons);
+    let r = only(&o, ReasonCode::WatchlistMatch);
+    assert_eq!(r.entry_id, Some(EntryId("ECL-77".into())));
+    assert_eq!(r.list, Some(ListKind::Ecl));
+    assert_eq!(o.matches.len(), 1);
+    assert_eq!(o.matches[0].entry_digest, ecl_asif().content_digest());
+    // A delta entry's position lies past the snapshot's entries: a caller holding only the
+    // snapshot finds nothing there rather than the wrong person.
+    assert_eq!(o.matches[0].entry, 1);
+    // The ECL still applies to departures only.
+    assert_eq!(
+        post.screen(Direction::Arrival, &asif()).decision,
+        Decision::Clear
+    );
+}
+
+#[test]
+fn a_delta_entry_is_matched_even_without_a_snapshot_and_the_decision_stays_fail_closed() {
+    let mut post = Post::with(vec![bystander()]).with_deltas(&[(&[ecl_asif()], &[])]);
+    post.snapshot = None;
+    let o = post.screen(Direction::Departure, &asif());
+    assert_eq!(o.decision, Decision::Offload);
+    assert!(codes(&o).contains(&"NO_SNAPSHOT"), "{:?}", codes(&o));
+    assert_eq!(o.matches.len(), 1);
+}
+
+#[test]
+fn a_removal_by_delta_unflags_the_snapshot_entry() {
+    let post = Post::with(vec![ecl_asif(), bystander()]);
+    assert_eq!(
+        post.screen(Direction::Departure, &asif()).decision,
+        Decision::Offload
+    );
+
+    let post = post.with_deltas(&[(&[], &["ECL-77"])]);
+    let o = post.screen(Direction::Departure, &asif());
+    assert_eq!(o.decision, Decision::Clear, "{:#?}", o.reasons);
+    assert!(o.matches.is_empty());
+}
+
+#[test]
+fn a_replaced_entry_is_matched_with_its_new_content_only() {
+    // The snapshot lists the document; the court's new order lists a different one and asks
+    // only for a second check.
+    let post = Post::with(vec![ecl_asif(), bystander()]);
+    let mut changed = ecl_asif();
+    changed.document_numbers = vec!["ZZ9999999".into()];
+    changed.action = Decision::SecondCheck;
+    let post = post.with_deltas(&[(&[changed.clone()], &[])]);
+
+    let o = post.screen(Direction::Departure, &asif());
+    assert!(
+        o.matches
+            .iter()
+            .all(|m| m.entry_digest == changed.content_digest()),
+        "the old content still matched: {:#?}",
+        o.matches
+    );
+    assert!(o.decision < Decision::Offload, "{:#?}", o.reasons);
+
+    let mut holder = asif();
+    holder.number = "ZZ9999999";
+    let o = post.screen(Direction::Departure, &holder);
+    assert_eq!(o.decision, Decision::SecondCheck, "{:#?}", o.reasons);
+    assert_eq!(o.matches[0].entry_digest, changed.content_digest());
+}
+
+#[test]
+fn a_later_delta_wins_over_an_earlier_one_for_the_same_entry() {
+    let post =
+        Post::with(vec![bystander()]).with_deltas(&[(&[ecl_asif()], &[]), (&[], &["ECL-77"])]);
+    assert_eq!(
+        post.screen(Direction::Departure, &asif()).decision,
+        Decision::Clear
+    );
+
+    let post =
+        Post::with(vec![bystander()]).with_deltas(&[(&[], &["ECL-77"]), (&[ecl_asif()], &[])]);
+    assert_eq!(
+        post.screen(Direction::Departure, &asif()).decision,
+        Decision::Offload
     );
 }

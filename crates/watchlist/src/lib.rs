@@ -11,6 +11,7 @@
 //! - [`WatchlistError`]: every way the above can refuse its input.
 
 pub mod csv;
+pub mod delta;
 pub mod index;
 pub mod matcher;
 pub mod normalize;

@@ -1,0 +1,604 @@
+//! Intraday signed deltas: entries HQ adds, changes or removes between two nightly snapshots
+//! (a court orders a name onto the Exit Control List at noon), and the [`DeltaSet`] overlay
+//! that makes them visible to the matcher on top of the active snapshot.
+//!
+//! # Layout (format version 1, integers little-endian)
+//! ```text
+//! 0        8 bytes   magic "CPWLDLTA"
+//! 8        u32       format version
+//! 12       u32       header length H (at most MAX_HEADER_BYTES)
+//! 16       H bytes   header (postcard): delta id, created-at, base snapshot version (optional),
+//!                    add and remove counts, body length, blake3 digest of the body, signer's key
+//! 16+H     u32       signature length S: 64, or 0 for an unsigned file
+//! 20+H     S bytes   ed25519 signature over bytes 0 .. 16+H
+//! 20+H+S   body      postcard of (adds: Vec<Entry>, removes: Vec<EntryId>)
+//! ```
+//! The key discipline is the snapshot's ([`crate::snapshot`]): the same PEM keys, the same
+//! trusted HQ key list, the signature over the header that carries the body's digest, and the
+//! same order of checks at load time, each failure its own [`WatchlistError`] variant
+//! (`Truncated`, `NotASnapshot` for a bad magic, `FutureFormat`, `MalformedHeader`, `Unsigned`,
+//! `NoTrustedKeys`, `UntrustedSigner`, `BadSignature`, `Corrupted`, `MalformedBody`). Nothing
+//! from the body is used before the signature and digest verified.
+//!
+//! # Overlay semantics
+//! Deltas apply in order; for each entry id the last delta that names it wins. An added entry
+//! whose id is already in the snapshot *replaces* it (the matcher finds the new content and no
+//! longer the old); a removed id hides the snapshot's entry (and any earlier delta's). A delta
+//! is superseded by a snapshot that already says the same thing: every add present with the
+//! same [`Entry::content_digest`] and every removed id absent.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+
+use crate::matcher::{Match, Query};
+use crate::snapshot::{Snapshot, SnapshotHeader};
+use crate::{Direction, Entry, EntryId, WatchlistError};
+
+/// The newest delta format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The first eight bytes of every delta file.
+pub const MAGIC: [u8; 8] = *b"CPWLDLTA";
+
+/// Largest header accepted.
+pub const MAX_HEADER_BYTES: u32 = 64 * 1024;
+
+/// Largest number of adds plus removes in one delta. A delta is an urgent intraday change
+/// (a few names, at most a few thousand); its overlay index is rebuilt on every apply, so bulk
+/// changes belong in a snapshot.
+pub const MAX_DELTA_ENTRIES: usize = 100_000;
+
+const PREAMBLE: usize = 16;
+const SIGNATURE_LEN: usize = 64;
+
+/// What a delta says about itself. [`read_header`] returns it without any trust;
+/// [`Delta::load`] only after the signature and digest verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeltaHeader {
+    /// File format version.
+    pub format_version: u32,
+    /// HQ's id for this delta (e.g. `2026-11-23-ecl-017`); re-applying an id is a no-op.
+    pub id: String,
+    /// When HQ signed it.
+    pub created_at: DateTime<Utc>,
+    /// The snapshot version HQ built it against, for the record (not enforced: a delta applies
+    /// over whatever snapshot is active).
+    pub base_version: Option<String>,
+    /// Entries added or replaced.
+    pub adds: u64,
+    /// Entry ids removed.
+    pub removes: u64,
+    /// blake3 digest of the body.
+    pub body_digest: [u8; 32],
+    /// The ed25519 public key that signed it.
+    pub signer: [u8; 32],
+}
+
+impl DeltaHeader {
+    /// The body digest, hex.
+    pub fn digest_hex(&self) -> String {
+        hex::encode(self.body_digest)
+    }
+
+    /// The signer's public key, hex.
+    pub fn signer_hex(&self) -> String {
+        hex::encode(self.signer)
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct WireHeader {
+    id: String,
+    created_at_secs: i64,
+    created_at_nanos: u32,
+    base_version: Option<String>,
+    adds: u64,
+    removes: u64,
+    body_len: u64,
+    body_digest: [u8; 32],
+    signer: [u8; 32],
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct WireBody {
+    adds: Vec<Entry>,
+    removes: Vec<EntryId>,
+}
+
+/// Checks that a delta names each id once and is neither empty nor too large.
+fn check_ids(adds: &[Entry], removes: &[EntryId]) -> Result<(), WatchlistError> {
+    if adds.is_empty() && removes.is_empty() {
+        return Err(WatchlistError::Encode {
+            reason: "a delta must add or remove at least one entry".to_string(),
+        });
+    }
+    if adds.len() + removes.len() > MAX_DELTA_ENTRIES {
+        return Err(WatchlistError::Encode {
+            reason: format!(
+                "a delta holds at most {MAX_DELTA_ENTRIES} adds and removes; build a snapshot instead"
+            ),
+        });
+    }
+    let mut ids = HashSet::with_capacity(adds.len() + removes.len());
+    for id in adds.iter().map(|e| &e.entry_id).chain(removes) {
+        if !ids.insert(id) {
+            return Err(WatchlistError::DuplicateEntryId {
+                entry_id: id.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Builds a signed delta file that adds (or replaces) `adds` and removes `removes`. `id` names
+/// the delta (re-applying an id is a no-op at the post); `base_version` records the snapshot
+/// HQ built it against. Refuses an empty delta, more than [`MAX_DELTA_ENTRIES`], and an id named
+/// twice (added twice, removed twice, or both added and removed).
+pub fn build(
+    adds: &[Entry],
+    removes: &[EntryId],
+    id: &str,
+    created_at: DateTime<Utc>,
+    base_version: Option<&str>,
+    key: &SigningKey,
+) -> Result<Vec<u8>, WatchlistError> {
+    if id.trim().is_empty() {
+        return Err(WatchlistError::Encode {
+            reason: "a delta needs a non-empty id".to_string(),
+        });
+    }
+    check_ids(adds, removes)?;
+    let encode = |e: postcard::Error| WatchlistError::Encode {
+        reason: e.to_string(),
+    };
+    let body = postcard::to_stdvec(&WireBody {
+        adds: adds.to_vec(),
+        removes: removes.to_vec(),
+    })
+    .map_err(encode)?;
+    let wire = WireHeader {
+        id: id.trim().to_string(),
+        created_at_secs: created_at.timestamp(),
+        created_at_nanos: created_at.timestamp_subsec_nanos(),
+        base_version: base_version.map(str::to_string),
+        adds: adds.len() as u64,
+        removes: removes.len() as u64,
+        body_len: body.len() as u64,
+        body_digest: *blake3::hash(&body).as_bytes(),
+        signer: key.verifying_key().to_bytes(),
+    };
+    let header = postcard::to_stdvec(&wire).map_err(encode)?;
+    let header_len = u32::try_from(header.len())
+        .ok()
+        .filter(|n| *n <= MAX_HEADER_BYTES)
+        .ok_or_else(|| WatchlistError::Encode {
+            reason: format!("header of {} bytes is too large", header.len()),
+        })?;
+    let mut out = Vec::with_capacity(PREAMBLE + header.len() + 4 + SIGNATURE_LEN + body.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&header_len.to_le_bytes());
+    out.extend_from_slice(&header);
+    let signature = key.sign(&out);
+    out.extend_from_slice(&(SIGNATURE_LEN as u32).to_le_bytes());
+    out.extend_from_slice(&signature.to_bytes());
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// Whether `bytes` start like a delta file (for tools that accept snapshots and deltas).
+pub fn is_delta(bytes: &[u8]) -> bool {
+    bytes.starts_with(&MAGIC)
+}
+
+/// Reads the header without verifying anything (for `snapshot inspect`).
+pub fn read_header(bytes: &[u8]) -> Result<DeltaHeader, WatchlistError> {
+    parse(bytes).map(|p| p.header)
+}
+
+/// A verified, decoded delta.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delta {
+    /// What the file said about itself (verified).
+    pub header: DeltaHeader,
+    /// Entries added, or replacing the snapshot's entry of the same id.
+    pub adds: Vec<Entry>,
+    /// Entry ids removed.
+    pub removes: Vec<EntryId>,
+}
+
+impl Delta {
+    /// Verifies `bytes` against the `trusted` HQ keys and decodes them, in the order of checks
+    /// in the module docs.
+    pub fn load(bytes: &[u8], trusted: &[VerifyingKey]) -> Result<Delta, WatchlistError> {
+        if trusted.is_empty() {
+            return Err(WatchlistError::NoTrustedKeys);
+        }
+        let parsed = parse(bytes)?;
+        let signature = parsed.signature.ok_or(WatchlistError::Unsigned)?;
+        let signer = trusted
+            .iter()
+            .find(|k| k.as_bytes() == &parsed.header.signer)
+            .ok_or_else(|| WatchlistError::UntrustedSigner {
+                signer: parsed.header.signer_hex(),
+            })?;
+        signer
+            .verify_strict(parsed.signed, &Signature::from_bytes(&signature))
+            .map_err(|_| WatchlistError::BadSignature)?;
+        let body = parsed.rest;
+        let body_len = parsed.body_len;
+        if (body.len() as u64) < body_len {
+            return Err(WatchlistError::Truncated {
+                part: "body",
+                needed: body_len,
+                available: body.len() as u64,
+            });
+        }
+        if body.len() as u64 > body_len {
+            return Err(WatchlistError::Corrupted {
+                expected: parsed.header.digest_hex(),
+                actual: format!("{} unsigned trailing bytes", body.len() as u64 - body_len),
+            });
+        }
+        let digest = blake3::hash(body);
+        if digest.as_bytes() != &parsed.header.body_digest {
+            return Err(WatchlistError::Corrupted {
+                expected: parsed.header.digest_hex(),
+                actual: digest.to_hex().to_string(),
+            });
+        }
+        let malformed = |reason: String| WatchlistError::MalformedBody { reason };
+        let wire: WireBody = postcard::from_bytes(body).map_err(|e| malformed(e.to_string()))?;
+        if wire.adds.len() as u64 != parsed.header.adds
+            || wire.removes.len() as u64 != parsed.header.removes
+        {
+            return Err(malformed(
+                "add/remove counts disagree with the header".to_string(),
+            ));
+        }
+        check_ids(&wire.adds, &wire.removes).map_err(|e| malformed(e.to_string()))?;
+        Ok(Delta {
+            header: parsed.header,
+            adds: wire.adds,
+            removes: wire.removes,
+        })
+    }
+
+    /// Whether `snapshot` already says everything this delta says: every add is in it with the
+    /// same content digest and every removed id is absent. Such a delta can be dropped.
+    pub fn superseded_by(&self, snapshot: &Snapshot) -> bool {
+        let digests = digests_of(snapshot, std::slice::from_ref(self));
+        superseded(self, &digests)
+    }
+}
+
+/// For each of `deltas`, whether `snapshot` supersedes it ([`Delta::superseded_by`]), in one
+/// pass over the snapshot.
+pub fn superseded_each(deltas: &[Delta], snapshot: &Snapshot) -> Vec<bool> {
+    let digests = digests_of(snapshot, deltas);
+    deltas.iter().map(|d| superseded(d, &digests)).collect()
+}
+
+/// The content digests of the snapshot entries whose ids any of `deltas` names (one pass over
+/// the snapshot; the snapshot has no id index, and rebasing is rare).
+fn digests_of(snapshot: &Snapshot, deltas: &[Delta]) -> HashMap<EntryId, [u8; 32]> {
+    let named: HashSet<&EntryId> = deltas
+        .iter()
+        .flat_map(|d| d.adds.iter().map(|e| &e.entry_id).chain(&d.removes))
+        .collect();
+    snapshot
+        .entries
+        .iter()
+        .filter(|e| named.contains(&e.entry_id))
+        .map(|e| (e.entry_id.clone(), e.content_digest()))
+        .collect()
+}
+
+fn superseded(delta: &Delta, digests: &HashMap<EntryId, [u8; 32]>) -> bool {
+    delta
+        .adds
+        .iter()
+        .all(|e| digests.get(&e.entry_id) == Some(&e.content_digest()))
+        && delta.removes.iter().all(|id| !digests.contains_key(id))
+}
+
+/// The ordered deltas in force over a snapshot, and the overlay they make: a small index of the
+/// added/replaced entries and the set of snapshot ids they hide. Immutable; applying a delta
+/// makes a new set (the server swaps it in atomically).
+pub struct DeltaSet {
+    deltas: Vec<Delta>,
+    /// The entries in force from deltas (last delta wins per id), indexed.
+    overlay: Snapshot,
+    /// Every id a delta adds, replaces or removes: the snapshot's entry of that id is hidden.
+    masked: HashSet<EntryId>,
+}
+
+impl Default for DeltaSet {
+    fn default() -> Self {
+        Self::new(Vec::new())
+    }
+}
+
+impl std::fmt::Debug for DeltaSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeltaSet")
+            .field(
+                "deltas",
+                &self
+                    .deltas
+                    .iter()
+                    .map(|d| d.header.id.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("entries", &self.overlay.entries.len())
+            .field("masked", &self.masked.len())
+            .finish()
+    }
+}
+
+impl DeltaSet {
+    /// The overlay of `deltas`, applied in order (the last delta naming an id wins).
+    pub fn new(deltas: Vec<Delta>) -> DeltaSet {
+        // Insertion order of ids is kept so the overlay's entry positions are deterministic.
+        let mut order: Vec<EntryId> = Vec::new();
+        let mut state: HashMap<EntryId, Option<&Entry>> = HashMap::new();
+        for d in &deltas {
+            let changes = d
+                .adds
+                .iter()
+                .map(|e| (&e.entry_id, Some(e)))
+                .chain(d.removes.iter().map(|id| (id, None)));
+            for (id, value) in changes {
+                if state.insert(id.clone(), value).is_none() {
+                    order.push(id.clone());
+                }
+            }
+        }
+        let entries: Vec<Entry> = order
+            .iter()
+            .filter_map(|id| state.get(id).copied().flatten().cloned())
+            .collect();
+        let created_at = deltas
+            .iter()
+            .map(|d| d.header.created_at)
+            .max()
+            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        // The overlay header is never signed or shown; `for_entries` only fails to encode on a
+        // bug, and then the counts/digest are informational anyway.
+        let header =
+            SnapshotHeader::for_entries(&entries, "deltas", created_at).unwrap_or(SnapshotHeader {
+                format_version: crate::snapshot::FORMAT_VERSION,
+                version: "deltas".to_string(),
+                created_at,
+                counts: Vec::new(),
+                body_digest: [0; 32],
+                signer: [0; 32],
+            });
+        let masked = order.into_iter().collect();
+        DeltaSet {
+            deltas,
+            overlay: Snapshot::from_entries(header, entries),
+            masked,
+        }
+    }
+
+    /// The deltas in force, in the order they apply.
+    pub fn deltas(&self) -> &[Delta] {
+        &self.deltas
+    }
+
+    /// The delta with this id, if in force.
+    pub fn get(&self, id: &str) -> Option<&Delta> {
+        self.deltas.iter().find(|d| d.header.id == id)
+    }
+
+    /// No delta in force.
+    pub fn is_empty(&self) -> bool {
+        self.deltas.is_empty()
+    }
+
+    /// Entries in force from deltas: distinct ids added, replaced or removed.
+    pub fn entry_count(&self) -> u64 {
+        self.masked.len() as u64
+    }
+
+    /// The entries the deltas add or replace, in force (last delta wins).
+    pub fn entries(&self) -> &[Entry] {
+        &self.overlay.entries
+    }
+
+    /// Whether the snapshot's entry with this id is hidden (removed or replaced by a delta).
+    pub fn masks(&self, id: &EntryId) -> bool {
+        self.masked.contains(id)
+    }
+
+    /// This set with `delta` applied after the others. A delta whose id is already in force is
+    /// not applied twice: the set is returned unchanged (`None`).
+    pub fn with(&self, delta: Delta) -> Option<DeltaSet> {
+        if self.get(&delta.header.id).is_some() {
+            return None;
+        }
+        let mut deltas = self.deltas.clone();
+        deltas.push(delta);
+        Some(DeltaSet::new(deltas))
+    }
+
+    /// Splits off the deltas `snapshot` supersedes ([`Delta::superseded_by`]): returns the set
+    /// of the others and the ids of those dropped, in order.
+    pub fn rebase(&self, snapshot: &Snapshot) -> (DeltaSet, Vec<String>) {
+        let mask = superseded_each(&self.deltas, snapshot);
+        let mut kept = Vec::new();
+        let mut dropped = Vec::new();
+        for (d, gone) in self.deltas.iter().zip(mask) {
+            if gone {
+                dropped.push(d.header.id.clone());
+            } else {
+                kept.push(d.clone());
+            }
+        }
+        (DeltaSet::new(kept), dropped)
+    }
+
+    /// Every entry of `base` overlaid with these deltas that matches `q` in `direction` on
+    /// `today`, strongest first (the order of [`crate::index::Index::find`]). Matches of base
+    /// entries a delta hides are dropped. A delta entry's [`Match::entry`] is its position in the
+    /// combined list *base entries, then [`DeltaSet::entries`]*; resolve it with
+    /// [`DeltaSet::entry_at`] (a caller that only holds the base finds no entry there, never
+    /// the wrong one).
+    pub fn find_over(
+        &self,
+        base: Option<&Snapshot>,
+        q: &Query,
+        direction: Option<Direction>,
+        today: NaiveDate,
+    ) -> Vec<Match> {
+        let mut out: Vec<Match> = base
+            .map(|b| b.find(q, direction, today))
+            .unwrap_or_default();
+        if self.masked.is_empty() {
+            return out;
+        }
+        out.retain(|m| !self.masked.contains(&m.entry_id));
+        if self.overlay.entries.is_empty() {
+            // Removals only: nothing to look up in the overlay.
+            return out;
+        }
+        let offset = base.map_or(0, |b| b.entries.len() as u32);
+        out.extend(
+            self.overlay
+                .find(q, direction, today)
+                .into_iter()
+                .map(|mut m| {
+                    m.entry += offset;
+                    m
+                }),
+        );
+        out.sort_by(|a, b| {
+            b.strong
+                .cmp(&a.strong)
+                .then(b.level.cmp(&a.level))
+                .then(b.score.total_cmp(&a.score))
+                .then(a.entry.cmp(&b.entry))
+        });
+        out
+    }
+
+    /// The entry at `position` of the combined list [`DeltaSet::find_over`] reports positions in.
+    pub fn entry_at<'a>(&'a self, base: Option<&'a Snapshot>, position: u32) -> Option<&'a Entry> {
+        let base_len = base.map_or(0, |b| b.entries.len());
+        let position = position as usize;
+        match base {
+            Some(b) if position < base_len => b.entries.get(position),
+            _ => self.overlay.entries.get(position - base_len),
+        }
+    }
+}
+
+/// A file split into its parts, nothing verified.
+struct Parsed<'a> {
+    header: DeltaHeader,
+    body_len: u64,
+    signed: &'a [u8],
+    signature: Option<[u8; SIGNATURE_LEN]>,
+    rest: &'a [u8],
+}
+
+fn parse(bytes: &[u8]) -> Result<Parsed<'_>, WatchlistError> {
+    let truncated = |part, needed: usize, available: usize| WatchlistError::Truncated {
+        part,
+        needed: needed as u64,
+        available: available as u64,
+    };
+    let magic_len = bytes.len().min(MAGIC.len());
+    if bytes[..magic_len] != MAGIC[..magic_len] {
+        return Err(WatchlistError::NotASnapshot);
+    }
+    if bytes.len() < PREAMBLE {
+        return Err(truncated("preamble", PREAMBLE, bytes.len()));
+    }
+    let u32_at = |at: usize| {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&bytes[at..at + 4]);
+        u32::from_le_bytes(b)
+    };
+    let format_version = u32_at(8);
+    if format_version > FORMAT_VERSION {
+        return Err(WatchlistError::FutureFormat {
+            found: format_version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if format_version != FORMAT_VERSION {
+        return Err(WatchlistError::MalformedHeader {
+            reason: format!("unknown delta format version {format_version}"),
+        });
+    }
+    let header_len = u32_at(12);
+    if header_len > MAX_HEADER_BYTES {
+        return Err(WatchlistError::MalformedHeader {
+            reason: format!("header length {header_len} exceeds {MAX_HEADER_BYTES}"),
+        });
+    }
+    let header_end = PREAMBLE + header_len as usize;
+    if bytes.len() < header_end {
+        return Err(truncated(
+            "header",
+            header_len as usize,
+            bytes.len() - PREAMBLE,
+        ));
+    }
+    let (wire, extra): (WireHeader, &[u8]) =
+        postcard::take_from_bytes(&bytes[PREAMBLE..header_end]).map_err(|e| {
+            WatchlistError::MalformedHeader {
+                reason: e.to_string(),
+            }
+        })?;
+    if !extra.is_empty() {
+        return Err(WatchlistError::MalformedHeader {
+            reason: format!("{} stray bytes after the header", extra.len()),
+        });
+    }
+    let created_at = DateTime::from_timestamp(wire.created_at_secs, wire.created_at_nanos)
+        .ok_or_else(|| WatchlistError::MalformedHeader {
+            reason: "created-at is out of range".to_string(),
+        })?;
+    if bytes.len() < header_end + 4 {
+        return Err(truncated("signature", 4, bytes.len() - header_end));
+    }
+    let sig_len = u32_at(header_end) as usize;
+    let sig_start = header_end + 4;
+    let signature = match sig_len {
+        0 => None,
+        SIGNATURE_LEN => {
+            let sig = bytes
+                .get(sig_start..sig_start + SIGNATURE_LEN)
+                .ok_or_else(|| truncated("signature", SIGNATURE_LEN, bytes.len() - sig_start))?;
+            let mut s = [0u8; SIGNATURE_LEN];
+            s.copy_from_slice(sig);
+            Some(s)
+        }
+        other => {
+            return Err(WatchlistError::MalformedHeader {
+                reason: format!("signature length {other}, expected {SIGNATURE_LEN} or 0"),
+            });
+        }
+    };
+    Ok(Parsed {
+        header: DeltaHeader {
+            format_version,
+            id: wire.id,
+            created_at,
+            base_version: wire.base_version,
+            adds: wire.adds,
+            removes: wire.removes,
+            body_digest: wire.body_digest,
+            signer: wire.signer,
+        },
+        body_len: wire.body_len,
+        signed: &bytes[..header_end],
+        signature,
+        rest: &bytes[sig_start + sig_len..],
+    })
+}
