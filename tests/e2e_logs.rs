@@ -1,0 +1,150 @@
+//! End-to-end: the real `checkpost serve --log-format json` binary. Every line it writes to
+//! stderr is one JSON object (the listen announcements included), and a screened passenger's
+//! document number and CNIC appear only as their keyed blake3 hash, never raw. The metrics
+//! endpoint the `--metrics-listen` flag opens counts the screening.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use checkpost_proto::v1 as pb;
+use checkpost_proto::v1::screening_client::ScreeningClient;
+use checkpost_server::pii::PiiHasher;
+use chrono::Utc;
+use common::{
+    Passport, decision, fixture, fixture_snapshot, metric_samples, passport, request,
+    scrape_metrics,
+};
+
+/// The `--log-hash-key` the server runs with, so the test can compute the expected hashes.
+const LOG_HASH_KEY: &str = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
+const DOCUMENT_NUMBER: &str = "AB1234567";
+/// ECL-0001's CNIC, carried in the passport's personal-number field.
+const CNIC_DIGITS: &str = "3520212345671";
+const CNIC_DASHED: &str = "35202-1234567-1";
+
+/// The address announced in a JSON line whose message starts with `prefix`.
+fn announced(line: &serde_json::Value, prefix: &str) -> Option<SocketAddr> {
+    let message = line.pointer("/fields/message")?.as_str()?;
+    message.strip_prefix(prefix)?.trim().parse().ok()
+}
+
+#[tokio::test]
+async fn json_logs_carry_only_keyed_hashes_of_document_numbers_and_cnics() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = fixture_snapshot(dir.path(), Utc::now());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_checkpost"))
+        .args(["--log-format", "json", "serve", "--config"])
+        .arg(fixture("server/checkpost.toml"))
+        .arg("--snapshot")
+        .arg(&snapshot)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+        .args(["--log-hash-key", LOG_HASH_KEY])
+        // Debug level: more of the stack speaks, and none of it may leak an identifier.
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning checkpost serve");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    // Drains stderr for the child's whole life; the channel closes when the child is gone.
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut lines = Vec::new();
+    let (mut grpc, mut metrics) = (None, None);
+    while grpc.is_none() || metrics.is_none() {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
+            let _ = child.kill();
+            panic!("the server did not announce both listeners; stderr so far: {lines:#?}");
+        };
+        if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
+            grpc = grpc.or(announced(&json, "checkpost serving on "));
+            metrics = metrics.or(announced(&json, "checkpost metrics on "));
+        }
+        lines.push(line);
+    }
+    let (grpc, metrics) = (grpc.unwrap(), metrics.unwrap());
+
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{grpc}"))
+        .unwrap()
+        .timeout(Duration::from_secs(10))
+        .connect()
+        .await
+        .unwrap();
+    let mrz = passport(&Passport {
+        surname: "KHAN",
+        given: "MUHAMMAD ASIF",
+        number: DOCUMENT_NUMBER,
+        dob: Some((1979, 3, 14)),
+        personal_number: Some(CNIC_DIGITS),
+        ..Default::default()
+    });
+    let response = ScreeningClient::new(channel)
+        .screen(request(mrz, pb::Direction::Departure))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(decision(&response), "CLEAR");
+
+    let scraped = metric_samples(&scrape_metrics(metrics).await);
+    let flagged = format!(
+        r#"checkpost_decisions_total{{decision="{}"}}"#,
+        decision(&response)
+    );
+    assert_eq!(scraped.get(&flagged), Some(&1.0), "{flagged}");
+
+    // The screening's log lines were written before its answer was sent; stop the server and
+    // collect everything it wrote.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    lines.extend(rx.iter());
+    reader.join().unwrap();
+
+    let config = checkpost_server::Config {
+        log_hash_key: Some(LOG_HASH_KEY.into()),
+        ..Default::default()
+    };
+    let hasher = PiiHasher::new(config.log_hash_key().unwrap());
+    let doc_hash = hasher.hash(DOCUMENT_NUMBER);
+    let mut hashed_doc_lines = 0;
+    for line in &lines {
+        let json: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("stderr line is not JSON ({e}): {line}"));
+        assert!(json.is_object(), "{line}");
+        for raw in [DOCUMENT_NUMBER, CNIC_DIGITS, CNIC_DASHED] {
+            assert!(!line.contains(raw), "raw identifier {raw} logged: {line}");
+        }
+        if line.contains(&doc_hash) {
+            hashed_doc_lines += 1;
+        }
+    }
+    assert!(
+        hashed_doc_lines > 0,
+        "no log line carries the document's keyed hash {doc_hash}: {lines:#?}"
+    );
+    // The hash is the span's `doc` field on the screening's own lines.
+    assert!(
+        lines.iter().any(|l| {
+            let json: serde_json::Value = serde_json::from_str(l).unwrap();
+            json.pointer("/span/doc").and_then(|v| v.as_str()) == Some(doc_hash.as_str())
+        }),
+        "no line with span.doc = {doc_hash}"
+    );
+}
