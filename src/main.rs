@@ -44,6 +44,10 @@ enum Command {
     Stats(cli::stats::Args),
     /// Drive a server at a fixed request rate and report latency percentiles.
     Loadgen(cli::loadgen::Args),
+    /// Upload, activate and roll back snapshots, apply deltas and reload files on a running server.
+    Watchlists(cli::watchlists::Args),
+    /// Access control helpers: make bearer tokens.
+    Auth(cli::auth::Args),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +64,8 @@ fn main() -> ExitCode {
         Command::Mrz(a) => cli::mrz::run(a),
         Command::Stats(a) => cli::stats::run(a),
         Command::Loadgen(a) => cli::loadgen::run(a),
+        Command::Watchlists(a) => cli::watchlists::run(a),
+        Command::Auth(a) => cli::auth::run(a),
     };
     match result {
         Ok(code) => code,

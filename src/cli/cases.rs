@@ -4,22 +4,16 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
+use super::client::AuthChannel;
 use checkpost_proto::v1 as pb;
 use pb::review_client::ReviewClient;
-use tonic::transport::Channel;
 
 /// Flags of `checkpost cases`.
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// Server URL, e.g. http://127.0.0.1:50051.
-    #[arg(
-        long,
-        env = "CHECKPOST_SERVER",
-        default_value = "http://127.0.0.1:50051",
-        global = true
-    )]
-    server: String,
+    /// Server, token and TLS flags.
+    #[command(flatten)]
+    client: super::client::ClientArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -225,7 +219,7 @@ fn print_case(c: &pb::Case) {
     }
 }
 
-async fn call(mut client: ReviewClient<Channel>, command: Command) -> anyhow::Result<()> {
+async fn call(mut client: ReviewClient<AuthChannel>, command: Command) -> anyhow::Result<()> {
     match command {
         Command::List {
             post,
@@ -314,9 +308,7 @@ async fn call(mut client: ReviewClient<Channel>, command: Command) -> anyhow::Re
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rt = super::runtime()?;
     rt.block_on(async {
-        let client = ReviewClient::connect(args.server.clone())
-            .await
-            .with_context(|| format!("connecting to {}", args.server))?;
+        let client = ReviewClient::new(args.client.connect().await?);
         call(client, args.command).await
     })?;
     Ok(ExitCode::SUCCESS)

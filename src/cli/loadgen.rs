@@ -29,9 +29,10 @@ use rand_chacha::ChaCha8Rng;
 /// Flags of `checkpost loadgen`.
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// Server URL; must be a loopback address (127.0.0.0/8, ::1 or localhost).
-    #[arg(long, default_value = "http://127.0.0.1:50051")]
-    server: String,
+    /// Server, token and TLS flags; the server must be a loopback address (127.0.0.0/8, ::1
+    /// or localhost).
+    #[command(flatten)]
+    client: super::client::ClientArgs,
     /// Requests per second.
     #[arg(long, default_value_t = 1000)]
     rate: u32,
@@ -255,7 +256,7 @@ struct Tally {
 
 /// Runs the subcommand.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    check_loopback(&args.server)?;
+    check_loopback(&args.client.server)?;
     if args.duration > MAX_DURATION || args.rate == 0 || args.rate > MAX_RATE {
         bail!("--rate must be 1..={MAX_RATE} and --duration at most {MAX_DURATION:?}");
     }
@@ -269,17 +270,22 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let total = (args.rate as f64 * args.duration.as_secs_f64()).round() as u64;
     let rt = super::runtime()?;
     let channels = rt.block_on(async {
-        let endpoint = tonic::transport::Endpoint::from_shared(args.server.clone())?
+        let bearer = args.client.bearer()?;
+        let endpoint = args
+            .client
+            .endpoint()?
             .tcp_nodelay(true)
             .timeout(args.timeout);
         let mut channels = Vec::new();
         for _ in 0..args.connections.max(1) {
-            channels.push(
-                endpoint
-                    .connect()
-                    .await
-                    .with_context(|| format!("connecting to {}", args.server))?,
-            );
+            let channel = endpoint
+                .connect()
+                .await
+                .with_context(|| format!("connecting to {}", args.client.server))?;
+            channels.push(tonic::service::interceptor::InterceptedService::new(
+                channel,
+                bearer.clone(),
+            ));
         }
         anyhow::Ok(channels)
     })?;
@@ -294,7 +300,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         "loadgen: {total} calls at {} req/s for {:?} against {} ({} listed persons in the pool)",
         args.rate,
         args.duration,
-        args.server,
+        args.client.server,
         listed.len()
     );
     let start = Instant::now();

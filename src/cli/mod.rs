@@ -3,7 +3,9 @@
 //! document, a failed verification), 2 for an error.
 
 pub mod audit;
+pub mod auth;
 pub mod cases;
+pub mod client;
 pub mod loadgen;
 pub mod matching;
 pub mod mrz;
@@ -12,6 +14,7 @@ pub mod screen;
 pub mod serve;
 pub mod snapshot;
 pub mod stats;
+pub mod watchlists;
 
 /// How logs are written to stderr.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]

@@ -16,13 +16,9 @@ use serde_json::{Value, json};
 /// Flags of `checkpost screen`.
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// Server URL, e.g. http://127.0.0.1:50051.
-    #[arg(
-        long,
-        env = "CHECKPOST_SERVER",
-        default_value = "http://127.0.0.1:50051"
-    )]
-    server: String,
+    /// Server, token and TLS flags.
+    #[command(flatten)]
+    client: super::client::ClientArgs,
     /// File holding the MRZ lines; stdin when absent.
     #[arg(long)]
     mrz_file: Option<PathBuf>,
@@ -298,9 +294,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let req = request(&args)?;
     let rt = super::runtime()?;
     let response = rt.block_on(async {
-        let mut client = pb::screening_client::ScreeningClient::connect(args.server.clone())
-            .await
-            .with_context(|| format!("connecting to {}", args.server))?;
+        let mut client = pb::screening_client::ScreeningClient::new(args.client.connect().await?);
         let mut request = tonic::Request::new(req);
         request.set_timeout(args.timeout);
         let response = client

@@ -55,6 +55,9 @@ pub(crate) struct Args {
     /// Largest scan image, in bytes.
     #[arg(long)]
     max_image_bytes: Option<usize>,
+    /// Most Screen calls worked on at once; past it a call is refused at once (UNAVAILABLE).
+    #[arg(long)]
+    max_in_flight_screens: Option<usize>,
     /// Most remembered request ids for idempotent retries.
     #[arg(long)]
     retry_capacity: Option<usize>,
@@ -64,6 +67,23 @@ pub(crate) struct Args {
     /// Key (64 hex chars) for the hashes that stand in for document numbers in logs.
     #[arg(long, env = "CHECKPOST_LOG_HASH_KEY", hide_env_values = true)]
     log_hash_key: Option<String>,
+    /// Trust list of seal issuer keys (TOML) for the scan stage; reloadable.
+    #[arg(long)]
+    trust_list: Option<PathBuf>,
+    /// Issued-visa register (CSV) for QR codes that carry only a visa number; reloadable.
+    #[arg(long)]
+    visa_register: Option<PathBuf>,
+    /// The most one scan may take within the client's deadline, e.g. 300ms; past it the scan is
+    /// not completed and the screening is at least SECOND_CHECK.
+    #[arg(long, value_parser = humantime_duration)]
+    scan_budget: Option<Duration>,
+    /// Address of the Prometheus endpoint (`GET /metrics`), e.g. 127.0.0.1:9464; no endpoint
+    /// unless this or the config's `[metrics] listen` is set.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
+    /// The global `--log-format`: the "serving on" lines follow it, so a JSON log stays JSON.
+    #[arg(from_global)]
+    log_format: super::LogFormat,
 }
 
 /// `--durability` values.
@@ -120,17 +140,28 @@ fn config(args: Args) -> anyhow::Result<Config> {
     l.max_mrz_bytes = args.max_mrz_bytes.unwrap_or(l.max_mrz_bytes);
     l.max_scans = args.max_scans.unwrap_or(l.max_scans);
     l.max_image_bytes = args.max_image_bytes.unwrap_or(l.max_image_bytes);
+    l.max_in_flight_screens = args
+        .max_in_flight_screens
+        .unwrap_or(l.max_in_flight_screens);
     let r = &mut config.idempotency;
     r.capacity = args.retry_capacity.unwrap_or(r.capacity);
     r.ttl = args.retry_ttl.unwrap_or(r.ttl);
     if args.log_hash_key.is_some() {
         config.log_hash_key = args.log_hash_key;
     }
+    let scan = &mut config.scan;
+    scan.trust_list = args.trust_list.or(scan.trust_list.take());
+    scan.visa_register = args.visa_register.or(scan.visa_register.take());
+    scan.budget = args.scan_budget.unwrap_or(scan.budget);
+    if let Some(v) = args.metrics_listen {
+        config.metrics.listen = Some(v);
+    }
     Ok(config)
 }
 
 /// Runs the subcommand: serves until SIGTERM or ctrl-c, then drains calls in flight.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let log_format = args.log_format;
     let config = config(args)?;
     let listen = config.listen;
     let rt = super::runtime()?;
@@ -146,9 +177,54 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("binding {listen}"))?;
-        eprintln!("checkpost serving on {}", listener.local_addr()?);
-        checkpost_server::serve(state, listener, checkpost_server::shutdown_signal()).await?;
+        let addr = listener.local_addr()?;
+        let metrics = match state.config.metrics.listen {
+            Some(at) => Some(spawn_metrics(&state, at, log_format).await?),
+            None => None,
+        };
+        announce(log_format, "checkpost serving on", addr);
+        let served =
+            checkpost_server::serve(state, listener, checkpost_server::shutdown_signal()).await;
+        if let Some((stop, task)) = metrics {
+            let _ = stop.send(());
+            task.await??;
+        }
+        served?;
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints where a listener is, for people and for tests that start the binary on port 0: a plain
+/// line in pretty mode (`checkpost serving on 127.0.0.1:50051`), a log event in JSON mode so that
+/// every line on stderr stays one JSON object.
+fn announce(format: super::LogFormat, what: &str, addr: SocketAddr) {
+    match format {
+        super::LogFormat::Pretty => eprintln!("{what} {addr}"),
+        super::LogFormat::Json => tracing::info!(listen = %addr, "{what} {addr}"),
+    }
+}
+
+/// Binds the Prometheus endpoint and serves it in a task until the returned sender fires.
+async fn spawn_metrics(
+    state: &Arc<AppState>,
+    at: SocketAddr,
+    log_format: super::LogFormat,
+) -> anyhow::Result<(
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), checkpost_server::ServerError>>,
+)> {
+    let listener = tokio::net::TcpListener::bind(at)
+        .await
+        .with_context(|| format!("binding the metrics endpoint {at}"))?;
+    announce(log_format, "checkpost metrics on", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(checkpost_server::metrics::serve_metrics(
+        Arc::clone(state),
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    Ok((stop, task))
 }

@@ -1,6 +1,7 @@
 //! `checkpost snapshot`: HQ's tools for the nightly watchlist snapshot — make a signing key,
 //! build and sign a snapshot from CSV exports, verify and inspect a snapshot file, and write a
-//! synthetic watchlist. The work lives in `checkpost_watchlist::{csv, snapshot, synth}`.
+//! synthetic watchlist; and the intraday signed delta (add/remove entries) that a post applies
+//! over its snapshot. The work lives in `checkpost_watchlist::{csv, snapshot, delta, synth}`.
 
 use std::fs;
 use std::io::{BufWriter, Write};
@@ -9,8 +10,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use checkpost_watchlist::csv::{ImportOptions, import_with_progress};
+use checkpost_watchlist::delta::{self, Delta};
 use checkpost_watchlist::snapshot::{self, SigningKey, Snapshot, VerifyingKey};
-use checkpost_watchlist::{WatchlistError, synth};
+use checkpost_watchlist::{EntryId, WatchlistError, synth};
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::RngCore;
@@ -51,17 +53,41 @@ enum Command {
         #[arg(long)]
         lenient: bool,
     },
-    /// Verify a snapshot's signature and digest against trusted public keys (exit 1 if it fails).
+    /// Write a signed intraday delta: entries to add (or replace, by entry id) from CSV exports,
+    /// and entry ids to remove. Apply it with `Watchlists.ApplyDelta`.
+    Delta {
+        /// A CSV export of entries to add or replace (same columns as `build`; repeatable).
+        #[arg(long = "add")]
+        adds: Vec<PathBuf>,
+        /// An entry id to remove (repeatable).
+        #[arg(long = "remove")]
+        removes: Vec<String>,
+        /// HQ signing key (PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// The delta's id, e.g. `2026-11-23-ecl-017`; a post applies an id once.
+        #[arg(long)]
+        id: String,
+        /// The snapshot version the delta was prepared against (recorded, not enforced).
+        #[arg(long)]
+        base: Option<String>,
+        /// The delta file to write (written to a temporary file, then renamed).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a snapshot's (or delta's) signature and digest against trusted public keys (exit 1
+    /// if it fails).
     Verify {
-        /// The snapshot file.
+        /// The snapshot or delta file.
         file: PathBuf,
         /// A trusted HQ public key (PEM); repeat for several.
         #[arg(long = "pubkey", required = true)]
         pubkeys: Vec<PathBuf>,
     },
-    /// Show a snapshot's header: version, age, per-list counts, digest, signer. Verifies nothing.
+    /// Show a snapshot's (or delta's) header: version, age, counts, digest, signer. Verifies
+    /// nothing.
     Inspect {
-        /// The snapshot file.
+        /// The snapshot or delta file.
         file: PathBuf,
     },
     /// Write a realistic synthetic watchlist CSV (the same seed gives the same file).
@@ -89,6 +115,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             version,
             lenient,
         } => build(&inputs, &key, &out, version, lenient),
+        Command::Delta {
+            adds,
+            removes,
+            key,
+            id,
+            base,
+            out,
+        } => build_delta(&adds, &removes, &key, &id, base.as_deref(), &out),
         Command::Verify { file, pubkeys } => verify(&file, &pubkeys),
         Command::Inspect { file } => inspect(&file),
         Command::Synth { entries, seed, out } => {
@@ -244,6 +278,9 @@ fn verify(file: &Path, pubkeys: &[PathBuf]) -> anyhow::Result<ExitCode> {
         })
         .collect::<anyhow::Result<_>>()?;
     let bytes = fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    if delta::is_delta(&bytes) {
+        return verify_delta(file, &bytes, &keys);
+    }
     match Snapshot::load(&bytes, &keys) {
         Ok(snap) => {
             println!(
@@ -284,6 +321,16 @@ fn check_name(err: &WatchlistError) -> &'static str {
 
 fn inspect(file: &Path) -> anyhow::Result<ExitCode> {
     let bytes = fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    if delta::is_delta(&bytes) {
+        let header = delta::read_header(&bytes)?;
+        println!(
+            "{} ({} bytes) — delta header only, NOT verified (use `snapshot verify`)",
+            file.display(),
+            bytes.len()
+        );
+        print_delta_header(&header)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let header = snapshot::read_header(&bytes)?;
     println!(
         "{} ({} bytes) — header only, NOT verified (use `snapshot verify`)",
@@ -313,5 +360,107 @@ fn print_header(h: &snapshot::SnapshotHeader) -> std::io::Result<()> {
     for (list, n) in &h.counts {
         writeln!(out, "  {:<12} {n}", list.as_str())?;
     }
+    Ok(())
+}
+
+/// Reads CSV exports strictly (a delta is urgent and small: any bad row refuses it, listed).
+fn import_strict(inputs: &[PathBuf]) -> anyhow::Result<Vec<checkpost_watchlist::Entry>> {
+    if inputs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let files: Vec<(String, Vec<u8>)> = inputs
+        .iter()
+        .map(|p| {
+            fs::read(p)
+                .map(|b| (p.display().to_string(), b))
+                .with_context(|| format!("reading {}", p.display()))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let sources: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    match import_with_progress(&sources, ImportOptions { lenient: false }, &mut |_| {}) {
+        Ok(imported) => Ok(imported.entries),
+        Err(WatchlistError::RejectedRows { rows }) => {
+            for row in &rows {
+                eprintln!("rejected: {row}");
+            }
+            bail!("refused the delta: {} bad row(s)", rows.len());
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn build_delta(
+    adds: &[PathBuf],
+    removes: &[String],
+    key_path: &Path,
+    id: &str,
+    base: Option<&str>,
+    out: &Path,
+) -> anyhow::Result<ExitCode> {
+    let key = snapshot::read_signing_key(&read_text(key_path)?)
+        .with_context(|| format!("reading {}", key_path.display()))?;
+    let entries = import_strict(adds)?;
+    let removes: Vec<EntryId> = removes
+        .iter()
+        .map(|r| EntryId(r.trim().to_string()))
+        .collect();
+    let bytes = delta::build(&entries, &removes, id, Utc::now(), base, &key)?;
+    let tmp = out.with_extension("partial");
+    fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, out).with_context(|| format!("renaming to {}", out.display()))?;
+    println!(
+        "built delta {} ({} add(s), {} removal(s), {} bytes)",
+        out.display(),
+        entries.len(),
+        removes.len(),
+        bytes.len()
+    );
+    print_delta_header(&delta::read_header(&bytes)?)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify_delta(file: &Path, bytes: &[u8], keys: &[VerifyingKey]) -> anyhow::Result<ExitCode> {
+    match Delta::load(bytes, keys) {
+        Ok(d) => {
+            println!(
+                "OK: delta {} verified: id {}, {} add(s), {} removal(s), digest {}, signed by {}",
+                file.display(),
+                d.header.id,
+                d.adds.len(),
+                d.removes.len(),
+                d.header.digest_hex(),
+                d.header.signer_hex()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            println!(
+                "FAILED: delta {}: {} check failed: {err}",
+                file.display(),
+                check_name(&err)
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn print_delta_header(h: &delta::DeltaHeader) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "kind:           delta")?;
+    writeln!(out, "format version: {}", h.format_version)?;
+    writeln!(out, "id:             {}", h.id)?;
+    writeln!(out, "created at:     {}", h.created_at.to_rfc3339())?;
+    writeln!(
+        out,
+        "base snapshot:  {}",
+        h.base_version.as_deref().unwrap_or("(any)")
+    )?;
+    writeln!(out, "adds:           {}", h.adds)?;
+    writeln!(out, "removes:        {}", h.removes)?;
+    writeln!(out, "digest:         {}", h.digest_hex())?;
+    writeln!(out, "signer:         {}", h.signer_hex())?;
     Ok(())
 }

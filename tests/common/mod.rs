@@ -216,3 +216,59 @@ pub fn codes(r: &pb::ScreenResponse) -> Vec<&str> {
 pub fn decision(r: &pb::ScreenResponse) -> &'static str {
     pb::Decision::try_from(r.decision).map_or("?", |d| d.as_str_name())
 }
+
+/// `GET /metrics` from a Prometheus endpoint (plain HTTP/1.0, so the body ends with the
+/// connection); asserts a 200 with the OpenMetrics content type and returns the body.
+pub async fn scrape_metrics(addr: SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: checkpost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/openmetrics-text"),
+        "{head}"
+    );
+    body.to_string()
+}
+
+/// The samples of an OpenMetrics text exposition, keyed by `name{labels}` exactly as written
+/// (`checkpost_decisions_total{decision="CLEAR"}`). Asserts the format's framing: `# EOF` is the
+/// last line and nothing follows it, every other line is a comment or `series value`.
+pub fn metric_samples(body: &str) -> std::collections::HashMap<String, f64> {
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(
+        lines.last(),
+        Some(&"# EOF"),
+        "exposition must end with # EOF"
+    );
+    assert!(body.ends_with("# EOF\n"), "nothing may follow # EOF");
+    let mut out = std::collections::HashMap::new();
+    for line in &lines[..lines.len() - 1] {
+        if line.starts_with('#') {
+            continue;
+        }
+        // Label values here never contain spaces, so the value is after the last space.
+        let (series, value) = line.rsplit_once(' ').unwrap();
+        let value: f64 = match value {
+            "+Inf" => f64::INFINITY,
+            v => v
+                .parse()
+                .unwrap_or_else(|_| panic!("bad value in {line:?}")),
+        };
+        assert!(
+            out.insert(series.to_string(), value).is_none(),
+            "duplicate {series}"
+        );
+    }
+    out
+}

@@ -46,6 +46,10 @@ pub struct Config {
     /// A directory the nightly job copies signed snapshots into: the newest valid one is
     /// activated by itself. `None`: only the config's `snapshot` and the Watchlists RPCs.
     pub snapshot_dir: Option<PathBuf>,
+    /// How often `snapshot_dir` is scanned, e.g. `"10s"`. A file is read only once its size and
+    /// modification time are unchanged across two scans, so a copy in progress is never half-read.
+    #[serde(with = "humantime_serde_compat")]
+    pub snapshot_dir_poll: Duration,
     /// Authentication and roles (`[auth]`).
     pub auth: crate::auth::AuthConfig,
     /// The Prometheus endpoint (`[metrics]`).
@@ -79,6 +83,12 @@ pub struct Limits {
     pub max_scans: usize,
     /// Largest single scan image, in bytes.
     pub max_image_bytes: usize,
+    /// Largest snapshot file `Watchlists/UploadSnapshot` accepts, in bytes (a 1M-entry snapshot
+    /// is about 110 MB); past it the upload is refused with RESOURCE_EXHAUSTED.
+    pub max_snapshot_bytes: usize,
+    /// Most `Screen` calls worked on at once; the next is refused at once with UNAVAILABLE
+    /// (retryable) rather than queued until every call misses its deadline.
+    pub max_in_flight_screens: usize,
 }
 
 impl Default for Limits {
@@ -88,6 +98,8 @@ impl Default for Limits {
             max_mrz_bytes: 512,
             max_scans: 4,
             max_image_bytes: 4 * 1024 * 1024,
+            max_snapshot_bytes: 1024 * 1024 * 1024,
+            max_in_flight_screens: 512,
         }
     }
 }
@@ -127,6 +139,7 @@ impl Default for Config {
             idempotency: IdempotencyConfig::default(),
             log_hash_key: None,
             snapshot_dir: None,
+            snapshot_dir_poll: Duration::from_secs(10),
             auth: crate::auth::AuthConfig::default(),
             metrics: crate::metrics::MetricsConfig::default(),
             scan: crate::scanstage::ScanConfig::default(),

@@ -2,6 +2,7 @@
 //! domain values (`Direction`, `TravelDetails`, a parsed `TravelDocument`); decisions go out as
 //! prost structs. Nothing else in checkpost touches the wire types.
 
+use checkpost_docscan::{ScanReport, SealVerdict};
 use checkpost_document::{CheckVerdict, MrzFormat, Sex, TravelDocument};
 use checkpost_engine::{Reason, TravelDetails};
 use checkpost_proto::v1 as pb;
@@ -384,6 +385,74 @@ pub fn case_event(e: &CaseEvent) -> Result<pb::CaseEvent, ServerError> {
         kind: kind.into(),
         case: Some(case(&e.case, evidence)?),
     })
+}
+
+/// A seal verdict on the wire (`NoSeal`, a bare visa number or other text, is UNSPECIFIED).
+pub fn seal_verdict(v: SealVerdict) -> pb::SealVerdict {
+    match v {
+        SealVerdict::NoSeal => pb::SealVerdict::Unspecified,
+        SealVerdict::Valid => pb::SealVerdict::SealValid,
+        SealVerdict::Mismatch => pb::SealVerdict::SealMismatch,
+        SealVerdict::BadSignature => pb::SealVerdict::SealBadSignature,
+        SealVerdict::UnknownSigner => pb::SealVerdict::SealUnknownSigner,
+        SealVerdict::ExpiredSigner => pb::SealVerdict::SealExpiredSigner,
+        SealVerdict::WrongType => pb::SealVerdict::SealWrongType,
+        SealVerdict::Malformed => pb::SealVerdict::SealMalformed,
+    }
+}
+
+/// What the scan stage made of one scan, on the wire: every QR code with its corners and seal
+/// verdict. `report` is `None` when the scan did not finish (out of time, or the decoder
+/// failed); `digest` is the blake3 (hex) of the image, its evidence name.
+pub fn scan_result(
+    index: usize,
+    kind: i32,
+    digest: String,
+    report: Option<&ScanReport>,
+) -> pb::ScanResult {
+    let codes = report.map_or_else(Vec::new, |r| {
+        r.codes
+            .iter()
+            .map(|c| pb::QrCode {
+                payload: c.payload.clone(),
+                corners: c
+                    .corners
+                    .iter()
+                    .map(|p| pb::Point { x: p.x, y: p.y })
+                    .collect(),
+                seal: seal_verdict(c.verdict).into(),
+            })
+            .collect()
+    });
+    pb::ScanResult {
+        index: u32::try_from(index).unwrap_or(u32::MAX),
+        kind,
+        evidence_digest: digest,
+        codes,
+        completed: report.is_some_and(|r| r.completed),
+    }
+}
+
+/// Everything about a snapshot except its entries, as `Watchlists` reports it.
+pub fn snapshot_info(s: &Snapshot, now: DateTime<Utc>) -> pb::SnapshotInfo {
+    pb::SnapshotInfo {
+        version: s.header.version.clone(),
+        digest: s.digest_hex(),
+        signer: s.header.signer_hex(),
+        created_at: Some(timestamp(s.header.created_at)),
+        age_seconds: s.age(now).num_seconds(),
+        counts: s
+            .header
+            .counts
+            .iter()
+            .map(|(l, n)| pb::ListCount {
+                list: list(*l).into(),
+                entries: *n,
+            })
+            .collect(),
+        total_entries: s.header.total(),
+        format_version: s.header.format_version,
+    }
 }
 
 #[cfg(test)]

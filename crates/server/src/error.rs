@@ -49,6 +49,16 @@ pub enum ServerError {
         /// The rule id and key at fault, from the engine's validation.
         message: String,
     },
+    /// A scan-stage file (trust list, visa register) was refused; the active one stays active.
+    #[error("{what} {}: {message}", path.display())]
+    ScanData {
+        /// `trust list` or `visa register`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why it was refused, from the parser (line, key or issuer at fault).
+        message: String,
+    },
     /// A request field is missing or malformed.
     #[error("{field}: {message}")]
     InvalidArgument {
@@ -85,9 +95,71 @@ pub enum ServerError {
     /// The server has no durable store, so it cannot serve review calls.
     #[error("this server has no case store")]
     NoStore,
+    /// An uploaded (or dropped-in) snapshot failed verification: corrupt, unsigned, signed by an
+    /// untrusted key, truncated. Nothing of it was kept; the active snapshot stays active.
+    #[error("snapshot {name} refused: {reason}; the active snapshot stays active")]
+    SnapshotRefused {
+        /// The upload (`upload`) or the file name.
+        name: String,
+        /// Which check failed, from the snapshot loader.
+        #[source]
+        reason: checkpost_watchlist::WatchlistError,
+    },
+    /// A snapshot is not newer than the active one (by its signed `created_at`).
+    #[error(
+        "snapshot {version} ({digest}, created {created_at}) is not newer than the active snapshot {active_version} (created {active_created_at}); the active snapshot stays active"
+    )]
+    SnapshotNotNewer {
+        /// The refused snapshot's version label.
+        version: String,
+        /// Its digest, hex.
+        digest: String,
+        /// When it was built (RFC 3339).
+        created_at: String,
+        /// The active snapshot's version label.
+        active_version: String,
+        /// When the active one was built (RFC 3339).
+        active_created_at: String,
+    },
+    /// `ActivateSnapshot` named a digest that is not staged.
+    #[error("no staged snapshot has digest {digest}; upload it first (staged: {staged})")]
+    SnapshotNotStaged {
+        /// The digest asked for.
+        digest: String,
+        /// The staged digests, comma-separated (or `none`).
+        staged: String,
+    },
+    /// `Watchlists/Reload` refused a file ops edited; the one in force stays in force.
+    #[error("{target} not reloaded: {source}; the file in force stays in force")]
+    ReloadRefused {
+        /// `RULES`, `TRUST_LIST` or `VISA_REGISTER`.
+        target: &'static str,
+        /// Why, naming the file (and rule, key or line).
+        #[source]
+        source: Box<ServerError>,
+    },
+    /// `RollbackSnapshot` with no previous snapshot kept.
+    #[error("there is no previous snapshot to roll back to")]
+    NoPreviousSnapshot,
     /// The listener or the HTTP/2 server failed.
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The caller sent no credential, or one the server does not know (never echoes a token).
+    #[error("unauthenticated: {reason}")]
+    Unauthenticated {
+        /// What was missing or wrong.
+        reason: String,
+    },
+    /// The caller is known but holds none of the roles the RPC needs.
+    #[error("{identity} may not call {method}: it needs one of the roles {needed}")]
+    PermissionDenied {
+        /// The identity's configured name.
+        identity: String,
+        /// The gRPC path, e.g. `/checkpost.v1.Review/ClaimCase`.
+        method: String,
+        /// The roles that may call it (`none` for an unknown or closed method).
+        needed: String,
+    },
 }
 
 impl From<ServerError> for Status {
@@ -97,13 +169,23 @@ impl From<ServerError> for Status {
                 Code::InvalidArgument
             }
             ServerError::TooLarge { .. } => Code::ResourceExhausted,
+            ServerError::SnapshotRefused { .. } | ServerError::ReloadRefused { .. } => {
+                Code::InvalidArgument
+            }
+            ServerError::SnapshotNotNewer { .. } | ServerError::NoPreviousSnapshot => {
+                Code::FailedPrecondition
+            }
+            ServerError::SnapshotNotStaged { .. } => Code::NotFound,
             ServerError::Audit(_) | ServerError::NoStore => Code::Unavailable,
             ServerError::Store(e) => store_code(e),
+            ServerError::Unauthenticated { .. } => Code::Unauthenticated,
+            ServerError::PermissionDenied { .. } => Code::PermissionDenied,
             ServerError::Config { .. }
             | ServerError::Io { .. }
             | ServerError::PublicKey { .. }
             | ServerError::Snapshot { .. }
             | ServerError::Rules { .. }
+            | ServerError::ScanData { .. }
             | ServerError::Transport(_) => Code::Internal,
         };
         // The Display text names the field first (`mrz: line 2, column 29: …`), so a client can

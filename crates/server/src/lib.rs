@@ -11,12 +11,14 @@
 //! - [`review`]: the `Review` service (second-check cases).
 //! - [`retry`]: idempotent retries keyed by `client_request_id`.
 //! - [`deadline`]: the client's `grpc-timeout`, so a stage that runs out fails closed.
+//! - [`shed`]: load shedding — past the in-flight limit a call is refused at once.
 //! - [`pii`]: keyed hashes that stand in for document numbers and CNICs in logs.
 //! - [`watchlists`]: the `Watchlists` service (snapshots, deltas, reloads).
 //! - [`deltas`]: intraday signed deltas over the active snapshot.
 //! - [`auth`]: bearer tokens, mTLS identities and the role each RPC needs.
 //! - [`metrics`]: the Prometheus endpoint.
 //! - [`scanstage`]: the scan stage of `Screen` (QR seals, e-visa register, cross-checks).
+//! - [`snapdir`]: the `snapshot_dir` watcher that activates the newest signed snapshot dropped in.
 
 pub mod audit;
 pub mod auth;
@@ -33,6 +35,8 @@ pub mod review;
 pub mod scanstage;
 pub mod screening;
 pub mod server;
+pub mod shed;
+pub mod snapdir;
 pub mod state;
 pub mod watchlists;
 

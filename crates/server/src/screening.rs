@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use checkpost_document::{ParseOptions, parse};
+use checkpost_document::{ParseOptions, TravelDocument, parse};
 use checkpost_engine::{Context, Incomplete, ScreenInput, screen};
 use checkpost_proto::v1 as pb;
 use checkpost_proto::v1::screening_server::Screening;
@@ -18,6 +18,7 @@ use crate::audit::ScreeningRecord;
 use crate::convert;
 use crate::deadline::Deadline;
 use crate::retry::{Stored, retry_key};
+use crate::scanstage::{Judged, ScanOutcome};
 use crate::state::AppState;
 
 /// The Screening service.
@@ -53,6 +54,60 @@ impl ScreeningService {
         Ok(())
     }
 
+    /// The scan stage: each scan within the image-size limit goes through docscan (see
+    /// [`crate::scanstage`]), cross-checked against the MRZ's identity on the server's date;
+    /// what it finds becomes engine reasons, what it could not finish fails closed.
+    async fn scans(
+        &self,
+        scans: &[pb::Scan],
+        document: &TravelDocument,
+        today: chrono::NaiveDate,
+        deadline: &Deadline,
+    ) -> (Vec<pb::ScanResult>, Judged) {
+        let mut judged = Judged::default();
+        if scans.is_empty() {
+            return (Vec::new(), judged);
+        }
+        let max = self.state.config.limits.max_image_bytes;
+        // Oversized images are refused before they take a permit or a copy.
+        let (fits, too_large): (Vec<_>, Vec<_>) = scans
+            .iter()
+            .enumerate()
+            .partition(|(_, s)| s.image.len() <= max);
+        let images: Vec<&[u8]> = fits.iter().map(|(_, s)| s.image.as_slice()).collect();
+        let outcomes = self
+            .state
+            .scan
+            .run(&images, &document.identity(), today, deadline)
+            .await;
+        let mut results = Vec::with_capacity(scans.len());
+        for ((i, scan), outcome) in fits.into_iter().zip(&outcomes) {
+            judged.add(i, scan.kind() == pb::ScanKind::VisaPage, outcome);
+            let report = match outcome {
+                ScanOutcome::Done(r) => Some(r),
+                _ => None,
+            };
+            let digest = report.map_or_else(
+                || blake3::hash(&scan.image).to_hex().to_string(),
+                |r| r.digest.clone(),
+            );
+            results.push(convert::scan_result(i, scan.kind, digest, report));
+        }
+        for (i, scan) in too_large {
+            judged.incomplete.push(Incomplete {
+                check: "scan".into(),
+                why: format!(
+                    "scan {i} is {} bytes, over the {max}-byte limit",
+                    scan.image.len()
+                ),
+            });
+            let digest = blake3::hash(&scan.image).to_hex().to_string();
+            results.push(convert::scan_result(i, scan.kind, digest, None));
+        }
+        results.sort_by_key(|r| r.index);
+        (results, judged)
+    }
+
     /// Runs one screening (not a retry the memory knows) and records it; answers the first
     /// call's answer instead when the store already held this retry key.
     async fn decide(
@@ -86,33 +141,11 @@ impl ScreeningService {
             field::display(self.state.pii.hash(&document.document_number)),
         );
 
-        let mut incomplete = Vec::new();
-        let mut scan_results = Vec::with_capacity(req.scans.len());
-        for (i, scan) in req.scans.iter().enumerate() {
-            // The scan stage (crates/docscan) plugs in here with its own time budget from
-            // `deadline`. Until it does, a scan is reported as not completed, which fails the
-            // screening closed rather than silently ignoring what the counter sent.
-            let why = if scan.image.len() > self.state.config.limits.max_image_bytes {
-                format!(
-                    "scan {i} is {} bytes, over the {}-byte limit",
-                    scan.image.len(),
-                    self.state.config.limits.max_image_bytes
-                )
-            } else {
-                format!("scan {i} was not examined: this server has no scan stage")
-            };
-            incomplete.push(Incomplete {
-                check: "scan".into(),
-                why,
-            });
-            scan_results.push(pb::ScanResult {
-                index: i as u32,
-                kind: scan.kind,
-                evidence_digest: blake3::hash(&scan.image).to_hex().to_string(),
-                codes: Vec::new(),
-                completed: false,
-            });
-        }
+        // Seals are checked against the server's date; the decision's own instant is read after
+        // the scans, so `decided_at` and the snapshot's age are those of the decision.
+        let today = chrono::Utc::now().date_naive();
+        let (scan_results, judged) = self.scans(&req.scans, &document, today, &deadline).await;
+        let mut incomplete = judged.incomplete;
         if deadline.exhausted(Instant::now()) {
             incomplete.push(Incomplete {
                 check: "deadline".into(),
@@ -127,7 +160,7 @@ impl ScreeningService {
             direction,
             document: &document,
             travel: &travel,
-            external: Vec::new(),
+            external: judged.reasons,
             incomplete,
         };
         let ctx = Context {
@@ -138,6 +171,7 @@ impl ScreeningService {
                 .unwrap_or(chrono::Duration::MAX),
             stale_policy: self.state.stale_policy(),
             cleared: self.state.cleared.as_ref(),
+            overlay: Some(&self.state.deltas),
         };
         let outcome = screen(&input, &ctx);
         span.record("decision", outcome.decision.as_str());
@@ -178,6 +212,7 @@ impl ScreeningService {
             // written; the first answer stands.
             return Ok(first);
         }
+        self.state.metrics.record_screening(&outcome);
         response.case_id = appended.case_id.unwrap_or_default();
         tracing::info!(
             decision = outcome.decision.as_str(),

@@ -10,11 +10,11 @@ use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codegen::http;
-use tonic::transport::Server;
 
 use crate::ServerError;
 use crate::review::ReviewService;
 use crate::screening::ScreeningService;
+use crate::shed::Shed;
 use crate::state::AppState;
 
 /// tonic refuses a message over `max_decoding_message_size` with OUT_OF_RANGE; the contract
@@ -44,8 +44,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let max_message = state.config.limits.max_message_bytes;
-    let screening = ScreeningServer::new(ScreeningService::new(Arc::clone(&state)))
-        .max_decoding_message_size(max_message);
+    let screening = Shed::new(
+        ScreeningServer::new(ScreeningService::new(Arc::clone(&state)))
+            .max_decoding_message_size(max_message),
+        state.config.limits.max_in_flight_screens,
+        Arc::clone(&state.shed),
+    );
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let review = ReviewServer::new(ReviewService::new(Arc::clone(&state), stopping));
 
@@ -54,6 +58,12 @@ pub async fn serve(
         .set_serving::<ScreeningServer<ScreeningService>>()
         .await;
     reporter.set_serving::<ReviewServer<ReviewService>>().await;
+    crate::watchlists::start_background(
+        Arc::clone(&state),
+        reporter.clone(),
+        stopping_tx.subscribe(),
+    )
+    .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(checkpost_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
@@ -90,14 +100,20 @@ pub async fn serve(
             }
         })
     });
-    Server::builder()
+    // Access control sits in front of every service, so none can forget it (crate::auth).
+    let auth =
+        crate::auth::AuthLayer::new(&state.config.auth, local.unwrap_or(state.config.listen))?;
+    crate::auth::server_builder(&state.config.auth)?
+        .layer(state.metrics.rpc_layer())
         .layer(tower::util::MapResponseLayer::new(
             out_of_range_to_resource_exhausted,
         ))
+        .layer(auth)
         .add_service(health)
         .add_service(reflection)
         .add_service(screening)
         .add_service(review)
+        .add_service(crate::watchlists::service(Arc::clone(&state)))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     tracing::info!("stopped");
@@ -115,6 +131,7 @@ pub fn reload_rules_on_sighup(state: Arc<AppState>) -> Result<(), ServerError> {
     })?;
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
+            state.reload_scan_files_logged();
             match state.reload_rules() {
                 Ok(n) => tracing::info!(rules = n, "SOP rules reloaded"),
                 Err(e) => {

@@ -3,7 +3,7 @@
 //! store. Snapshots and rules are swapped atomically (`arc-swap`): a call in flight keeps the version it started with.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use checkpost_engine::{ClearedMatches, NoneCleared, Rules, StalePolicy};
@@ -63,11 +63,32 @@ pub fn load_rules(path: &Path) -> Result<Rules, ServerError> {
     })
 }
 
-/// The active snapshot and the one before it.
-#[derive(Debug, Default)]
+/// Most verified snapshots kept waiting for `ActivateSnapshot` (each one of 1M entries holds about
+/// 600 MB, so the staging area is small on purpose; the oldest upload is dropped first).
+pub const MAX_STAGED: usize = 2;
+
+/// The active snapshot, the one before it (for rollback) and the verified uploads waiting to be
+/// activated. Readers ([`SnapshotHolder::active`]) never block: the slots are `arc-swap`s. Writers
+/// (activate, rollback, stage) take one short lock so that a check ("is it newer?") and the swap
+/// it guards are one step; the lock is never held across an await or while a file is verified.
+/// A snapshot's memory is released when the last call holding its `Arc` finishes.
+#[derive(Debug)]
 pub struct SnapshotHolder {
     active: ArcSwapOption<Snapshot>,
     previous: ArcSwapOption<Snapshot>,
+    staged: Mutex<Vec<Arc<Snapshot>>>,
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for SnapshotHolder {
+    fn default() -> Self {
+        Self {
+            active: ArcSwapOption::empty(),
+            previous: ArcSwapOption::empty(),
+            staged: Mutex::new(Vec::new()),
+            changes: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 impl SnapshotHolder {
@@ -76,16 +97,126 @@ impl SnapshotHolder {
         self.active.load_full()
     }
 
-    /// The snapshot replaced by the last activation (kept for rollback, a later step).
+    /// The snapshot replaced by the last activation, kept for rollback.
     pub fn previous(&self) -> Option<Arc<Snapshot>> {
         self.previous.load_full()
     }
 
-    /// Makes `snapshot` active; the old one becomes `previous`.
-    pub fn activate(&self, snapshot: Snapshot) {
-        let old = self.active.swap(Some(Arc::new(snapshot)));
-        self.previous.store(old);
+    /// Verified uploads waiting for activation, oldest upload first.
+    pub fn staged(&self) -> Vec<Arc<Snapshot>> {
+        self.writer().clone()
     }
+
+    /// A receiver that sees a new value after every change of the active snapshot.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Makes `snapshot` active unconditionally (start-up); the old one becomes `previous`.
+    pub fn activate(&self, snapshot: Snapshot) {
+        let mut staged = self.writer();
+        self.swap_in(&mut staged, Arc::new(snapshot));
+    }
+
+    /// Makes `snapshot` active if it is newer than the active one (by its signed `created_at`).
+    pub fn activate_if_newer(&self, snapshot: Arc<Snapshot>) -> Result<(), ServerError> {
+        let mut staged = self.writer();
+        self.check_newer(&snapshot)?;
+        self.swap_in(&mut staged, snapshot);
+        Ok(())
+    }
+
+    /// Activates the staged snapshot with `digest` (hex, any case), if it is newer than the
+    /// active one; it leaves the staging area.
+    pub fn activate_staged(&self, digest: &str) -> Result<Arc<Snapshot>, ServerError> {
+        let mut staged = self.writer();
+        let wanted = digest.trim().to_ascii_lowercase();
+        let Some(pos) = staged.iter().position(|s| s.digest_hex() == wanted) else {
+            return Err(ServerError::SnapshotNotStaged {
+                digest: digest.to_string(),
+                staged: staged_list(&staged),
+            });
+        };
+        let snapshot = Arc::clone(&staged[pos]);
+        self.check_newer(&snapshot)?;
+        self.swap_in(&mut staged, Arc::clone(&snapshot));
+        Ok(snapshot)
+    }
+
+    /// Swaps the active and the previous snapshot (so a second rollback undoes the first).
+    pub fn rollback(&self) -> Result<Arc<Snapshot>, ServerError> {
+        let _guard = self.writer();
+        let previous = self
+            .previous
+            .load_full()
+            .ok_or(ServerError::NoPreviousSnapshot)?;
+        let old = self.active.swap(Some(Arc::clone(&previous)));
+        self.previous.store(old);
+        self.changes.send_modify(|n| *n += 1);
+        Ok(previous)
+    }
+
+    /// Keeps a verified snapshot for a later [`SnapshotHolder::activate_staged`]; refuses one
+    /// that is not newer than the active snapshot. A snapshot with the digest of one already
+    /// staged replaces it; past [`MAX_STAGED`] the oldest upload is dropped.
+    pub fn stage(&self, snapshot: Arc<Snapshot>) -> Result<(), ServerError> {
+        let mut staged = self.writer();
+        self.check_newer(&snapshot)?;
+        staged.retain(|s| s.header.body_digest != snapshot.header.body_digest);
+        staged.push(snapshot);
+        while staged.len() > MAX_STAGED {
+            staged.remove(0);
+        }
+        Ok(())
+    }
+
+    /// The writer lock. A panic while it was held cannot leave the slots half-swapped (each
+    /// swap is atomic), so a poisoned lock is simply taken over.
+    fn writer(&self) -> MutexGuard<'_, Vec<Arc<Snapshot>>> {
+        self.staged.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn check_newer(&self, candidate: &Snapshot) -> Result<(), ServerError> {
+        match self.active.load().as_deref() {
+            Some(active) if candidate.header.created_at <= active.header.created_at => {
+                Err(ServerError::SnapshotNotNewer {
+                    version: candidate.header.version.clone(),
+                    digest: candidate.digest_hex(),
+                    created_at: candidate.header.created_at.to_rfc3339(),
+                    active_version: active.header.version.clone(),
+                    active_created_at: active.header.created_at.to_rfc3339(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn swap_in(&self, staged: &mut Vec<Arc<Snapshot>>, snapshot: Arc<Snapshot>) {
+        staged.retain(|s| !Arc::ptr_eq(s, &snapshot));
+        let old = self.active.swap(Some(snapshot));
+        self.previous.store(old);
+        self.changes.send_modify(|n| *n += 1);
+    }
+}
+
+fn staged_list(staged: &[Arc<Snapshot>]) -> String {
+    if staged.is_empty() {
+        return "none".to_string();
+    }
+    staged
+        .iter()
+        .map(|s| s.digest_hex())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// True when `snapshot` is older than `stale_after` at `now` (the engine's rule).
+pub fn is_stale(
+    snapshot: &Snapshot,
+    now: chrono::DateTime<chrono::Utc>,
+    stale_after: std::time::Duration,
+) -> bool {
+    chrono::Duration::from_std(stale_after).is_ok_and(|limit| snapshot.age(now) > limit)
 }
 
 /// Everything a call needs, shared by all calls.
@@ -110,6 +241,14 @@ pub struct AppState {
     pub store: Option<Arc<dyn Store>>,
     /// The newest case event cursor, fed by the store's notifier (for `WatchCases`).
     pub case_cursor: Option<tokio::sync::watch::Receiver<u64>>,
+    /// Intraday signed deltas over the active snapshot (`crate::deltas`).
+    pub deltas: crate::deltas::Deltas,
+    /// Prometheus counters and histograms moved on the hot path (`crate::metrics`).
+    pub metrics: crate::metrics::Metrics,
+    /// The scan stage: trust list, visa register, scan permits (see [`crate::scanstage`]).
+    pub scan: crate::scanstage::ScanStage,
+    /// What load shedding refused (see [`crate::shed`]).
+    pub shed: Arc<crate::shed::ShedStats>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -151,6 +290,10 @@ impl AppState {
             cleared: Arc::new(NoneCleared),
             store: None,
             case_cursor: None,
+            deltas: crate::deltas::Deltas::default(),
+            metrics: crate::metrics::Metrics::new(),
+            scan: crate::scanstage::ScanStage::load(&config)?,
+            shed: Arc::default(),
             config,
         })
     }
@@ -174,6 +317,7 @@ impl AppState {
         };
         let store = SqliteStore::open_with(dir.join(DEFAULT_FILE_NAME), durability)?;
         let hasher = DocumentHasher::load_or_create(&dir)?;
+        crate::deltas::load(&self)?;
         Ok(self.with_store(Arc::new(store), hasher))
     }
 
@@ -203,11 +347,48 @@ impl AppState {
         Ok(n)
     }
 
-    /// Loads a snapshot file and activates it; on error the active snapshot stays active.
+    /// Loads a snapshot file and activates it (newer or not: ops named this file); on error the
+    /// active snapshot stays active.
     pub fn load_and_activate(&self, path: &Path) -> Result<(), ServerError> {
         let snap = load_snapshot(path, &self.trusted)?;
         self.snapshots.activate(snap);
+        self.after_swap();
         Ok(())
+    }
+
+    /// Makes a verified snapshot active if it is newer than the active one.
+    pub fn activate_snapshot(&self, snapshot: Arc<Snapshot>) -> Result<(), ServerError> {
+        self.snapshots.activate_if_newer(snapshot)?;
+        self.after_swap();
+        Ok(())
+    }
+
+    /// Activates the staged snapshot with `digest` if it is newer than the active one.
+    pub fn activate_staged_snapshot(&self, digest: &str) -> Result<Arc<Snapshot>, ServerError> {
+        let snapshot = self.snapshots.activate_staged(digest)?;
+        self.after_swap();
+        Ok(snapshot)
+    }
+
+    /// Swaps the active and the previous snapshot.
+    pub fn rollback_snapshot(&self) -> Result<Arc<Snapshot>, ServerError> {
+        let snapshot = self.snapshots.rollback()?;
+        self.after_swap();
+        Ok(snapshot)
+    }
+
+    /// True when no snapshot is active or the active one is older than `stale_after` at `now`
+    /// (the engine's rule: every decision then carries SNAPSHOT_STALE).
+    pub fn snapshot_is_stale(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.snapshots
+            .active()
+            .is_none_or(|s| is_stale(&s, now, self.config.stale_after))
+    }
+
+    /// Every change of the active snapshot ends here: the delta overlay is rebased onto it
+    /// (blocking file I/O: the deltas the new snapshot supersedes are deleted).
+    fn after_swap(&self) {
+        crate::deltas::rebase(self);
     }
 
     /// The engine's stale policy from the config.
@@ -284,5 +465,106 @@ protection_referral = true
         holder.activate(Snapshot::from_entries(header("b"), Vec::new()));
         assert_eq!(holder.active().unwrap().header.version, "b");
         assert_eq!(holder.previous().unwrap().header.version, "a");
+    }
+
+    fn snap(version: &str, hours_ago: i64) -> Arc<Snapshot> {
+        use checkpost_watchlist::snapshot::SnapshotHeader;
+        let mut digest = [0u8; 32];
+        digest[..version.len()].copy_from_slice(version.as_bytes());
+        Arc::new(Snapshot::from_entries(
+            SnapshotHeader {
+                format_version: checkpost_watchlist::snapshot::FORMAT_VERSION,
+                version: version.into(),
+                created_at: chrono::Utc::now() - chrono::Duration::hours(hours_ago),
+                counts: Vec::new(),
+                body_digest: digest,
+                signer: [0; 32],
+            },
+            Vec::new(),
+        ))
+    }
+
+    #[test]
+    fn rollback_swaps_active_and_previous_and_needs_a_previous() {
+        let holder = SnapshotHolder::default();
+        assert!(matches!(
+            holder.rollback(),
+            Err(ServerError::NoPreviousSnapshot)
+        ));
+        holder.activate_if_newer(snap("a", 2)).unwrap();
+        assert!(matches!(
+            holder.rollback(),
+            Err(ServerError::NoPreviousSnapshot)
+        ));
+        holder.activate_if_newer(snap("b", 1)).unwrap();
+        holder.rollback().unwrap();
+        assert_eq!(holder.active().unwrap().header.version, "a");
+        assert_eq!(holder.previous().unwrap().header.version, "b");
+        holder.rollback().unwrap();
+        assert_eq!(holder.active().unwrap().header.version, "b");
+    }
+
+    #[test]
+    fn an_older_or_same_snapshot_is_neither_staged_nor_activated() {
+        let holder = SnapshotHolder::default();
+        let b = snap("b", 1);
+        holder.activate_if_newer(Arc::clone(&b)).unwrap();
+        for refused in [snap("a", 2), Arc::clone(&b)] {
+            assert!(matches!(
+                holder.stage(Arc::clone(&refused)),
+                Err(ServerError::SnapshotNotNewer { .. })
+            ));
+            assert!(matches!(
+                holder.activate_if_newer(refused),
+                Err(ServerError::SnapshotNotNewer { .. })
+            ));
+        }
+        assert!(holder.staged().is_empty());
+        assert_eq!(holder.active().unwrap().header.version, "b");
+    }
+
+    #[test]
+    fn at_most_two_snapshots_are_staged_and_activation_takes_one_out() {
+        let holder = SnapshotHolder::default();
+        let mut changes = holder.subscribe();
+        for v in ["c", "d", "e"] {
+            holder.stage(snap(v, 0)).unwrap();
+        }
+        let staged: Vec<_> = holder
+            .staged()
+            .iter()
+            .map(|s| s.header.version.clone())
+            .collect();
+        assert_eq!(staged, ["d", "e"]);
+        let e = holder.staged()[1].digest_hex();
+        assert!(!changes.has_changed().unwrap());
+        holder.activate_staged(&e.to_uppercase()).unwrap();
+        assert!(changes.has_changed().unwrap());
+        changes.mark_unchanged();
+        assert_eq!(holder.active().unwrap().header.version, "e");
+        assert_eq!(holder.staged().len(), 1);
+        let err = holder.activate_staged("00ff").unwrap_err();
+        assert!(
+            matches!(err, ServerError::SnapshotNotStaged { .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains(&holder.staged()[0].digest_hex()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_replaced_snapshot_is_freed_once_no_call_holds_it() {
+        let holder = SnapshotHolder::default();
+        let a = snap("a", 3);
+        let weak = Arc::downgrade(&a);
+        holder.activate_if_newer(a).unwrap();
+        let in_flight = holder.active().unwrap();
+        holder.activate_if_newer(snap("b", 2)).unwrap();
+        holder.activate_if_newer(snap("c", 1)).unwrap();
+        assert!(weak.upgrade().is_some(), "a call in flight still holds it");
+        drop(in_flight);
+        assert!(weak.upgrade().is_none(), "nothing holds it any more");
     }
 }
