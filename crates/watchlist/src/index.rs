@@ -1053,9 +1053,14 @@ impl Index {
                 self.ranges(id, Some(&years), false, &mut ranges);
                 self.ranges(id, Some(&years), true, &mut single_ranges);
             }
-            let mut list: Vec<u32> = Vec::new();
+            // One sort of the concatenated runs rather than a merge (and an allocation) per run.
+            let mut list: Vec<u32> = Vec::with_capacity(ranges.iter().map(|(a, b)| b - a).sum());
             for &(a, b) in &ranges {
-                list = merge_sorted(&list, &self.postings[a..b]);
+                list.extend_from_slice(&self.postings[a..b]);
+            }
+            if ranges.len() > 1 {
+                list.sort_unstable();
+                list.dedup();
             }
             lists.push(list);
         }
@@ -1378,35 +1383,6 @@ fn push_exact(out: &mut Vec<Match>, i: u32, e: &Entry, kind: MatchKind) {
         strong: true,
         level: e.action,
     });
-}
-
-/// The sorted union of two sorted lists.
-fn merge_sorted(a: &[u32], b: &[u32]) -> Vec<u32> {
-    if a.is_empty() {
-        return b.to_vec();
-    }
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => {
-                out.push(a[i]);
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                out.push(b[j]);
-                j += 1;
-            }
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
-    out
 }
 
 /// Appends the intersection of two sorted lists to `out`.
