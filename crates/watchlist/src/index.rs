@@ -237,6 +237,28 @@ fn pair_key(a: u32, b: u32) -> u64 {
     Fixed::default().hash_one((u64::from(lo) << 32) | u64::from(hi))
 }
 
+/// Token ids of each distinct name spelling met while building: names repeat across a list
+/// (namesakes, fathers), and each spelling is normalized once.
+struct NameCache<'e> {
+    /// Spelling → its run of `ids`.
+    spans: HashMap<&'e str, (u32, u32), Fixed>,
+    ids: Vec<u32>,
+}
+
+impl<'e> NameCache<'e> {
+    fn ids(&mut self, name: &'e str, norm: &Normalizer, interner: &mut Interner) -> &[u32] {
+        let ids = &mut self.ids;
+        let (a, b) = *self.spans.entry(name).or_insert_with(|| {
+            let a = ids.len() as u32;
+            for t in norm.tokens(name).iter().take(MAX_NAME_TOKENS) {
+                ids.push(interner.id(t));
+            }
+            (a, ids.len() as u32)
+        });
+        self.ids.get(a as usize..b as usize).unwrap_or(&[])
+    }
+}
+
 /// Interns tokens while building.
 struct Interner {
     ids: HashMap<Box<str>, u32, Fixed>,
@@ -320,6 +342,12 @@ impl Index {
         let mut name_ids: Vec<u32> = Vec::new();
         let (mut names_dated, mut names_undated) = (Vec::new(), Vec::new());
         let (mut pairs_dated, mut pairs_undated) = (Vec::new(), Vec::new());
+        // Names repeat across a list (namesakes, fathers): each distinct spelling is normalized
+        // once, its token ids kept in `arena`.
+        let mut seen = NameCache {
+            spans: HashMap::default(),
+            ids: Vec::new(),
+        };
         for (i, e) in entries.iter().enumerate() {
             let i = i as u32;
             let start = records.len();
@@ -336,12 +364,11 @@ impl Index {
                 (&mut names_undated, &mut pairs_undated)
             };
             for name in names {
-                let toks = norm.tokens(name);
+                let toks = seen.ids(name, norm, &mut interner);
                 name_ids.clear();
                 let len_at = records.len();
                 records.push(0);
-                for t in toks.iter().take(MAX_NAME_TOKENS) {
-                    let id = interner.id(t);
+                for &id in toks.iter() {
                     records.push(id);
                     distinct.push(id);
                     name_ids.push(id);
@@ -357,11 +384,8 @@ impl Index {
                         pairs_out.push((pair_key(a, b), i));
                     }
                 }
-                if let [only] = toks.as_slice() {
-                    pairs.push((
-                        (u64::from(interner.id(only)) << TOKEN_SHIFT) | SINGLE | year,
-                        i,
-                    ));
+                if let [only] = toks {
+                    pairs.push(((u64::from(*only) << TOKEN_SHIFT) | SINGLE | year, i));
                 }
                 records[len_at] = (records.len() - len_at - 1) as u32;
             }
@@ -371,9 +395,7 @@ impl Index {
             } else if let Some(f) = &e.father_name {
                 let len_at = records.len();
                 records.push(FATHER_FLAG);
-                for t in norm.tokens(f).iter().take(MAX_NAME_TOKENS) {
-                    records.push(interner.id(t));
-                }
+                records.extend_from_slice(seen.ids(f, norm, &mut interner));
                 records[len_at] |= (records.len() - len_at - 1) as u32;
             }
             distinct.sort_unstable();
@@ -397,8 +419,56 @@ impl Index {
         }
         record_at.push(records.len() as u32);
         records.shrink_to_fit();
-        documents.sort_unstable();
-        national_ids.sort_unstable();
+        drop(seen);
+        // The big sorts run on two threads: the whole-name and pair postings and the exact
+        // indexes on a helper, the token postings here (a load is mostly sorting).
+        let helper = move || {
+            documents.sort_unstable();
+            national_ids.sort_unstable();
+            (
+                documents,
+                national_ids,
+                [
+                    Postings::from_pairs(names_dated),
+                    Postings::from_pairs(names_undated),
+                    Postings::from_pairs(pairs_dated),
+                    Postings::from_pairs(pairs_undated),
+                ],
+            )
+        };
+        let (main, parts) = std::thread::scope(|scope| {
+            let helper = scope.spawn(helper);
+            let main = Self::finish_build(norm, interner, pairs, df, n);
+            match helper.join() {
+                Ok(parts) => (main, parts),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        let (documents, national_ids, [names_dated, names_undated, pairs_dated, pairs_undated]) =
+            parts;
+        Index {
+            normalizer,
+            documents,
+            national_ids,
+            record_at,
+            records,
+            names_dated,
+            names_undated,
+            pairs_dated,
+            pairs_undated,
+            ..main
+        }
+    }
+
+    /// The token postings and the token dictionary of [`Index::build_inner`]; the fields it does
+    /// not build are left empty for the caller to fill.
+    fn finish_build(
+        norm: &Normalizer,
+        interner: Interner,
+        mut pairs: Vec<(u64, u32)>,
+        mut df: Vec<u32>,
+        n: usize,
+    ) -> Index {
         pairs.sort_unstable();
         pairs.dedup();
         let mut keys = Vec::new();
@@ -412,7 +482,6 @@ impl Index {
             postings.push(e);
         }
         offsets.push(postings.len() as u32);
-        drop(distinct);
 
         let mut year_runs = Vec::new();
         let mut lo = 0;
@@ -466,10 +535,7 @@ impl Index {
             }
         }
         Index {
-            normalizer,
             entries: n as u32,
-            documents,
-            national_ids,
             token_ids: interner.ids,
             tokens,
             weights,
@@ -481,12 +547,7 @@ impl Index {
             postings,
             token_keys,
             year_runs: Postings::from_pairs(year_runs),
-            record_at,
-            records,
-            names_dated: Postings::from_pairs(names_dated),
-            names_undated: Postings::from_pairs(names_undated),
-            pairs_dated: Postings::from_pairs(pairs_dated),
-            pairs_undated: Postings::from_pairs(pairs_undated),
+            ..Index::default()
         }
     }
 
