@@ -3,16 +3,24 @@
 //! - Document numbers and CNICs: sorted `(hash, entry)` arrays, binary-searched, then verified
 //!   against the entry (a hash collision never makes a match).
 //! - Names: every canonical token is interned once (a dictionary of distinct tokens); postings
-//!   are `u32` entry numbers keyed by (token, year of birth) in one compressed array, so a query
-//!   with a date of birth only visits entries born that year (or of unknown birth year).
+//!   are `u32` entry numbers keyed by (token, birth slot: year, month, day as far as listed) in
+//!   one compressed array, so a query with a full date of birth only visits entries born that
+//!   day, or listed with that year / year-month only (a (token, year) directory finds the year's
+//!   keys with one lookup).
+//! - Whole names and token pairs: hashed keys → entries, with a directory on the hash's top
+//!   bits (one or two cache misses per lookup), split by whether the entry has a date of birth.
 //! - Spelling slack lives at the dictionary level, not in the postings: phonetic keys and
 //!   one-deletion neighbours (SymSpell) map a query token to the listed tokens it may stand for;
-//!   a truncated last token maps to the listed tokens it is a prefix of.
+//!   a truncated last token maps to the listed tokens it is a prefix of; a token the list does
+//!   not know is glued to the one before when that makes a listed token (a mistyped particle).
+//! - Each entry has one compact record (packed date of birth, names as token ids, father's
+//!   name), so a candidate is pre-scored without reading its (large) `Entry`.
 //!
 //! Candidates must share at least two tokens with the query (one for a one-token name): they are
 //! the union of pairwise intersections of the query tokens' sorted entry lists (linear merges over
-//! contiguous memory), and only they are scored. A query without a date of birth walks a token's
-//! lists for every year, which is slower for very common names.
+//! contiguous memory), and only they are scored. Candidates that can only be weak matches (listed
+//! without a date of birth, a query without one, or a one-token query's namesakes listed with a
+//! year or year-month) are bounded by [`WEAK_CANDIDATE_BUDGET`].
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
