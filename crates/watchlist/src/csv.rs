@@ -20,7 +20,7 @@ use checkpost_document::{Cnic, PartialDate, Sex};
 
 use crate::{Decision, Direction, Entry, EntryId, ListKind, WatchlistError};
 
-/// The columns of HQ's export, in the order [`write`] writes them. A file may order them
+/// The columns of HQ's export, in the order [`write()`] writes them. A file may order them
 /// differently and may leave out any but [`REQUIRED_COLUMNS`]; an unknown column is refused.
 pub const COLUMNS: [&str; 16] = [
     "list",

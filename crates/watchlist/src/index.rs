@@ -3,19 +3,27 @@
 //! - Document numbers and CNICs: sorted `(hash, entry)` arrays, binary-searched, then verified
 //!   against the entry (a hash collision never makes a match).
 //! - Names: every canonical token is interned once (a dictionary of distinct tokens); postings
-//!   are `u32` entry numbers keyed by (token, year of birth) in one compressed array, so a query
-//!   with a date of birth only visits entries born that year (or of unknown birth year).
+//!   are `u32` entry numbers keyed by (token, birth slot: year, month, day as far as listed) in
+//!   one compressed array, so a query with a full date of birth only visits entries born that
+//!   day, or listed with that year / year-month only (a (token, year) directory finds the year's
+//!   keys with one lookup).
+//! - Whole names and token pairs: hashed keys → entries, with a directory on the hash's top
+//!   bits (one or two cache misses per lookup), split by whether the entry has a date of birth.
 //! - Spelling slack lives at the dictionary level, not in the postings: phonetic keys and
 //!   one-deletion neighbours (SymSpell) map a query token to the listed tokens it may stand for;
-//!   a truncated last token maps to the listed tokens it is a prefix of.
+//!   a truncated last token maps to the listed tokens it is a prefix of; a token the list does
+//!   not know is glued to the one before when that makes a listed token (a mistyped particle).
+//! - Each entry has one compact record (packed date of birth, names as token ids, father's
+//!   name), so a candidate is pre-scored without reading its (large) `Entry`.
 //!
 //! Candidates must share at least two tokens with the query (one for a one-token name): they are
 //! the union of pairwise intersections of the query tokens' sorted entry lists (linear merges over
-//! contiguous memory), and only they are scored. A query without a date of birth walks a token's
-//! lists for every year, which is slower for very common names.
+//! contiguous memory), and only they are scored. Candidates that can only be weak matches (listed
+//! without a date of birth, a query without one, or a one-token query's namesakes listed with a
+//! year or year-month) are bounded by [`WEAK_CANDIDATE_BUDGET`].
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use checkpost_document::PartialDate;
@@ -55,8 +63,19 @@ pub const WEAK_CANDIDATE_BUDGET: usize = 32;
 /// document / national-ID matches are never capped.
 pub const MAX_WEAK_MATCHES: usize = 16;
 
+/// The hasher of every hashed key in the index (token map, document numbers, phonetic keys,
+/// one-deletion probes, whole names): foldhash with its fixed seed, so an index is the same on
+/// every run. Several times faster than std's SipHash on short tokens, which matters for the
+/// dozen probes per query token; flooding resistance is not needed, since a collision only
+/// costs a comparison (every hashed lookup is verified against the real key).
+type Fixed = foldhash::fast::FixedState;
+
 fn hash(s: &str) -> u64 {
-    BuildHasherDefault::<DefaultHasher>::default().hash_one(s)
+    Fixed::default().hash_one(s)
+}
+
+fn hash_u64(x: u64) -> u64 {
+    Fixed::default().hash_one(x)
 }
 
 /// Indexes over a snapshot's entries. Immutable once built; share it behind an `Arc`.
@@ -73,16 +92,16 @@ pub struct Index {
     /// Token id → canonical token.
     tokens: Vec<Box<str>>,
     /// Canonical token → id.
-    token_ids: HashMap<Box<str>, u32>,
+    token_ids: HashMap<Box<str>, u32, Fixed>,
     /// Token id → weight (inverse document frequency).
     weights: Vec<f32>,
-    /// (hash of phonetic key, token id), sorted.
-    phonetic: Vec<(u64, u32)>,
+    /// Hash of a phonetic key → token ids.
+    phonetic: Postings,
     /// Every listed token and every table spelling of one (MOHD for MUHAMMAD), with the token id,
     /// sorted by spelling: for prefix (truncation) and one-edit (typo) lookups.
     spellings: Vec<(Box<str>, u32)>,
-    /// (hash of a spelling or one of its one-letter deletions, index into `spellings`), sorted.
-    deletes: Vec<(u64, u32)>,
+    /// Hash of a spelling or one of its one-letter deletions → indexes into `spellings`.
+    deletes: Postings,
     /// Posting keys `token << 22 | single << 21 | year << 9 | month << 5 | day`, sorted; `offsets[k]..offsets[k + 1]` in `postings`.
     keys: Vec<u64>,
     offsets: Vec<u32>,
@@ -90,32 +109,37 @@ pub struct Index {
     /// Token id → its run of `keys`: `token_keys[id]..token_keys[id + 1]` (a lookup searches that
     /// short run, not all keys).
     token_keys: Vec<u32>,
-    /// Entry i's names are `name_offsets[entry_names[i]..=entry_names[i + 1]]`.
-    entry_names: Vec<u32>,
-    /// Name j's tokens are `name_tokens[name_offsets[j]..name_offsets[j + 1]]`.
-    name_offsets: Vec<u32>,
-    name_tokens: Vec<u32>,
-    /// Entry i's father's-name tokens are `father_tokens[father_offsets[i]..father_offsets[i + 1]]`.
-    father_offsets: Vec<u32>,
-    father_tokens: Vec<u32>,
-    /// Entry i's date of birth, packed by [`pack_dob`]: read before the entry itself, so that a
-    /// candidate whose date of birth rules it out costs no visit to the (large) entry.
-    dobs: Vec<u32>,
+    /// Hash of `key >> 9` (token, single flag, year) → `[lo, hi]`, that year's run of `keys`:
+    /// a query's slots share a year, found with one lookup instead of a binary search over
+    /// a common token's thousands of keys.
+    year_runs: Postings,
+    /// Entry i's compact record is `records[record_at[i]..record_at[i + 1]]`: its date of
+    /// birth packed by [`pack_dob`], then per listed name a length word and the name's token ids,
+    /// then (a length word marked [`FATHER_FLAG`]) the father's-name tokens. Entries without a
+    /// name have an empty record. A candidate is pre-scored from this one contiguous run (two
+    /// cache misses) before its (large) `Entry` is read, and only when it may be reported.
+    record_at: Vec<u32>,
+    records: Vec<u32>,
     /// Whole-name keys (hash of the name's sorted distinct token ids) → entries, for entries with
     /// a date of birth ([`Self::names_dated`]) and without one ([`Self::names_undated`]).
     names_dated: Postings,
     names_undated: Postings,
-    /// Token pairs `(lo << 32) | hi` of a name → entries, split the same way.
+    /// Token pairs ([`pair_key`]) of a name → entries, split the same way.
     pairs_dated: Postings,
     pairs_undated: Postings,
 }
 
-/// Sorted distinct `u64` keys, each with a sorted run of entry numbers, in contiguous memory.
+/// Sorted distinct `u64` keys (hashes, so evenly spread), each with a sorted run of entry
+/// numbers, in contiguous memory. A directory on the keys' top bits narrows a lookup to a few
+/// keys: one or two cache misses instead of a binary search's twenty over millions of keys.
 #[derive(Debug, Default)]
 struct Postings {
     keys: Vec<u64>,
     offsets: Vec<u32>,
     entries: Vec<u32>,
+    /// `dir[b]..dir[b + 1]`: the keys whose top `64 - shift` bits are `b`.
+    dir: Vec<u32>,
+    shift: u32,
 }
 
 impl Postings {
@@ -136,18 +160,35 @@ impl Postings {
         p.offsets.push(p.entries.len() as u32);
         p.keys.shrink_to_fit();
         p.offsets.shrink_to_fit();
+        // About one key per directory slot.
+        let bits = (usize::BITS - p.keys.len().leading_zeros()).clamp(1, 32);
+        p.shift = 64 - bits;
+        p.dir = (0..=1u64 << bits)
+            .map(|b| p.keys.partition_point(|&k| k >> p.shift < b) as u32)
+            .collect();
         p
     }
 
     fn get(&self, key: u64) -> &[u32] {
-        match self.keys.binary_search(&key) {
-            Ok(k) => &self.entries[self.offsets[k] as usize..self.offsets[k + 1] as usize],
+        let b = (key >> self.shift) as usize;
+        let (Some(&lo), Some(&hi)) = (self.dir.get(b), self.dir.get(b + 1)) else {
+            return &[];
+        };
+        let (lo, hi) = (lo as usize, hi as usize);
+        match self.keys[lo..hi].binary_search(&key) {
+            Ok(k) => {
+                let k = lo + k;
+                &self.entries[self.offsets[k] as usize..self.offsets[k + 1] as usize]
+            }
             Err(_) => &[],
         }
     }
 
     fn heap_bytes(&self) -> usize {
-        self.keys.capacity() * 8 + self.offsets.capacity() * 4 + self.entries.capacity() * 4
+        self.keys.capacity() * 8
+            + self.offsets.capacity() * 4
+            + self.entries.capacity() * 4
+            + self.dir.capacity() * 4
     }
 }
 
@@ -169,20 +210,66 @@ fn unpack_dob(p: u32) -> Option<PartialDate> {
     })
 }
 
-/// Key of a whole name: a hash of its sorted, distinct token ids.
-fn name_key(sorted_ids: &[u32]) -> u64 {
-    BuildHasherDefault::<DefaultHasher>::default().hash_one(sorted_ids)
+/// High bit of a length word in a record: the father's-name tokens follow.
+const FATHER_FLAG: u32 = 1 << 31;
+
+/// The listed names in a record (after its date-of-birth word), each a run of token ids.
+#[derive(Clone)]
+struct Names<'a> {
+    rest: &'a [u32],
 }
 
-/// Key of a token pair, order-free.
+impl<'a> Iterator for Names<'a> {
+    type Item = &'a [u32];
+
+    fn next(&mut self) -> Option<&'a [u32]> {
+        let (&len, tail) = self.rest.split_first()?;
+        if len & FATHER_FLAG != 0 {
+            return None;
+        }
+        let (name, rest) = tail.split_at_checked(len as usize)?;
+        self.rest = rest;
+        Some(name)
+    }
+}
+
+/// Key of a whole name: a hash of its sorted, distinct token ids.
+fn name_key(sorted_ids: &[u32]) -> u64 {
+    Fixed::default().hash_one(sorted_ids)
+}
+
+/// Key of a token pair, order-free: a hash, so that keys spread evenly over the directory (two
+/// pairs sharing a hash share a postings run: extra candidates, never a wrong match).
 fn pair_key(a: u32, b: u32) -> u64 {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    (u64::from(lo) << 32) | u64::from(hi)
+    Fixed::default().hash_one((u64::from(lo) << 32) | u64::from(hi))
+}
+
+/// Token ids of each distinct name spelling met while building: names repeat across a list
+/// (namesakes, fathers), and each spelling is normalized once.
+struct NameCache<'e> {
+    /// Spelling → its run of `ids`.
+    spans: HashMap<&'e str, (u32, u32), Fixed>,
+    ids: Vec<u32>,
+}
+
+impl<'e> NameCache<'e> {
+    fn ids(&mut self, name: &'e str, norm: &Normalizer, interner: &mut Interner) -> &[u32] {
+        let ids = &mut self.ids;
+        let (a, b) = *self.spans.entry(name).or_insert_with(|| {
+            let a = ids.len() as u32;
+            for t in norm.tokens(name).iter().take(MAX_NAME_TOKENS) {
+                ids.push(interner.id(t));
+            }
+            (a, ids.len() as u32)
+        });
+        self.ids.get(a as usize..b as usize).unwrap_or(&[])
+    }
 }
 
 /// Interns tokens while building.
 struct Interner {
-    ids: HashMap<Box<str>, u32>,
+    ids: HashMap<Box<str>, u32, Fixed>,
     tokens: Vec<Box<str>>,
 }
 
@@ -249,16 +336,12 @@ impl Index {
     fn build_inner(entries: &[Entry], normalizer: Option<Arc<Normalizer>>) -> Index {
         let norm: &Normalizer = normalizer.as_deref().unwrap_or(Normalizer::standard());
         let mut interner = Interner {
-            ids: HashMap::new(),
+            ids: HashMap::default(),
             tokens: Vec::new(),
         };
         let n = entries.len();
-        let mut entry_names = Vec::with_capacity(n + 1);
-        let mut name_offsets = Vec::with_capacity(n * 2 + 1);
-        let mut name_tokens = Vec::with_capacity(n * 4);
-        let mut father_offsets = Vec::with_capacity(n + 1);
-        let mut father_tokens = Vec::with_capacity(n * 2);
-        let mut dobs = Vec::with_capacity(n);
+        let mut record_at: Vec<u32> = Vec::with_capacity(n + 1);
+        let mut records: Vec<u32> = Vec::with_capacity(n * 6);
         let mut pairs: Vec<(u64, u32)> = Vec::with_capacity(n * 4);
         let mut df: Vec<u32> = Vec::new();
         let mut documents = Vec::with_capacity(n);
@@ -267,28 +350,34 @@ impl Index {
         let mut name_ids: Vec<u32> = Vec::new();
         let (mut names_dated, mut names_undated) = (Vec::new(), Vec::new());
         let (mut pairs_dated, mut pairs_undated) = (Vec::new(), Vec::new());
-        name_offsets.push(0);
-        father_offsets.push(0);
+        // Names repeat across a list (namesakes, fathers): each distinct spelling is normalized
+        // once, its token ids kept in `arena`.
+        let mut seen = NameCache {
+            spans: HashMap::default(),
+            ids: Vec::new(),
+        };
         for (i, e) in entries.iter().enumerate() {
             let i = i as u32;
-            entry_names.push((name_offsets.len() - 1) as u32);
+            let start = records.len();
+            record_at.push(start as u32);
             distinct.clear();
             let names = std::iter::once(e.full_name.as_str())
                 .chain(e.aliases.iter().map(String::as_str))
                 .filter(|s| !s.trim().is_empty());
             let year = year_slot(e.dob);
-            dobs.push(pack_dob(e.dob));
+            records.push(pack_dob(e.dob));
             let (names_out, pairs_out) = if e.dob.is_some() {
                 (&mut names_dated, &mut pairs_dated)
             } else {
                 (&mut names_undated, &mut pairs_undated)
             };
             for name in names {
-                let toks = norm.tokens(name);
+                let toks = seen.ids(name, norm, &mut interner);
                 name_ids.clear();
-                for t in toks.iter().take(MAX_NAME_TOKENS) {
-                    let id = interner.id(t);
-                    name_tokens.push(id);
+                let len_at = records.len();
+                records.push(0);
+                for &id in toks.iter() {
+                    records.push(id);
                     distinct.push(id);
                     name_ids.push(id);
                 }
@@ -303,20 +392,20 @@ impl Index {
                         pairs_out.push((pair_key(a, b), i));
                     }
                 }
-                if let [only] = toks.as_slice() {
-                    pairs.push((
-                        (u64::from(interner.id(only)) << TOKEN_SHIFT) | SINGLE | year,
-                        i,
-                    ));
+                if let [only] = toks {
+                    pairs.push(((u64::from(*only) << TOKEN_SHIFT) | SINGLE | year, i));
                 }
-                name_offsets.push(name_tokens.len() as u32);
+                records[len_at] = (records.len() - len_at - 1) as u32;
             }
-            if let Some(f) = &e.father_name {
-                for t in norm.tokens(f).iter().take(MAX_NAME_TOKENS) {
-                    father_tokens.push(interner.id(t));
-                }
+            if records.len() == start + 1 {
+                // No name: never a name candidate.
+                records.truncate(start);
+            } else if let Some(f) = &e.father_name {
+                let len_at = records.len();
+                records.push(FATHER_FLAG);
+                records.extend_from_slice(seen.ids(f, norm, &mut interner));
+                records[len_at] |= (records.len() - len_at - 1) as u32;
             }
-            father_offsets.push(father_tokens.len() as u32);
             distinct.sort_unstable();
             distinct.dedup();
             for &id in &distinct {
@@ -336,9 +425,58 @@ impl Index {
                 national_ids.push((c, i));
             }
         }
-        entry_names.push((name_offsets.len() - 1) as u32);
-        documents.sort_unstable();
-        national_ids.sort_unstable();
+        record_at.push(records.len() as u32);
+        records.shrink_to_fit();
+        drop(seen);
+        // The big sorts run on two threads: the whole-name and pair postings and the exact
+        // indexes on a helper, the token postings here (a load is mostly sorting).
+        let helper = move || {
+            documents.sort_unstable();
+            national_ids.sort_unstable();
+            (
+                documents,
+                national_ids,
+                [
+                    Postings::from_pairs(names_dated),
+                    Postings::from_pairs(names_undated),
+                    Postings::from_pairs(pairs_dated),
+                    Postings::from_pairs(pairs_undated),
+                ],
+            )
+        };
+        let (main, parts) = std::thread::scope(|scope| {
+            let helper = scope.spawn(helper);
+            let main = Self::finish_build(norm, interner, pairs, df, n);
+            match helper.join() {
+                Ok(parts) => (main, parts),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        let (documents, national_ids, [names_dated, names_undated, pairs_dated, pairs_undated]) =
+            parts;
+        Index {
+            normalizer,
+            documents,
+            national_ids,
+            record_at,
+            records,
+            names_dated,
+            names_undated,
+            pairs_dated,
+            pairs_undated,
+            ..main
+        }
+    }
+
+    /// The token postings and the token dictionary of [`Index::build_inner`]; the fields it does
+    /// not build are left empty for the caller to fill.
+    fn finish_build(
+        norm: &Normalizer,
+        interner: Interner,
+        mut pairs: Vec<(u64, u32)>,
+        mut df: Vec<u32>,
+        n: usize,
+    ) -> Index {
         pairs.sort_unstable();
         pairs.dedup();
         let mut keys = Vec::new();
@@ -352,8 +490,17 @@ impl Index {
             postings.push(e);
         }
         offsets.push(postings.len() as u32);
-        drop(distinct);
 
+        let mut year_runs = Vec::new();
+        let mut lo = 0;
+        for k in 1..=keys.len() {
+            if keys.get(k).map(|&x| x >> 9) != keys.get(k - 1).map(|&x| x >> 9) {
+                let group = hash_u64(keys[k - 1] >> 9);
+                year_runs.push((group, lo as u32));
+                year_runs.push((group, k as u32));
+                lo = k;
+            }
+        }
         let tokens = interner.tokens;
         let mut token_keys = Vec::with_capacity(tokens.len() + 1);
         for id in 0..=tokens.len() as u64 {
@@ -369,7 +516,6 @@ impl Index {
         for (id, t) in tokens.iter().enumerate() {
             phonetic.push((hash(&phonetic_key(t)), id as u32));
         }
-        phonetic.sort_unstable();
         let mut spellings: Vec<(Box<str>, u32)> = tokens
             .iter()
             .enumerate()
@@ -396,33 +542,20 @@ impl Index {
                 }
             }
         }
-        deletes.sort_unstable();
-        deletes.dedup();
         Index {
-            normalizer,
             entries: n as u32,
-            documents,
-            national_ids,
             token_ids: interner.ids,
             tokens,
             weights,
-            phonetic,
+            phonetic: Postings::from_pairs(phonetic),
             spellings,
-            deletes,
+            deletes: Postings::from_pairs(deletes),
             keys,
             offsets,
             postings,
             token_keys,
-            entry_names,
-            name_offsets,
-            name_tokens,
-            father_offsets,
-            father_tokens,
-            dobs,
-            names_dated: Postings::from_pairs(names_dated),
-            names_undated: Postings::from_pairs(names_undated),
-            pairs_dated: Postings::from_pairs(pairs_dated),
-            pairs_undated: Postings::from_pairs(pairs_undated),
+            year_runs: Postings::from_pairs(year_runs),
+            ..Index::default()
         }
     }
 
@@ -456,20 +589,16 @@ impl Index {
             + self.tokens.iter().map(|t| t.len() * 2).sum::<usize>()
             + v(self.token_ids.capacity(), size_of::<(Box<str>, u32)>() + 1)
             + v(self.weights.capacity(), 4)
-            + v(self.phonetic.capacity(), size_of::<(u64, u32)>())
-            + v(self.deletes.capacity(), size_of::<(u64, u32)>())
+            + self.phonetic.heap_bytes()
+            + self.deletes.heap_bytes()
             + v(self.spellings.capacity(), size_of::<(Box<str>, u32)>())
             + self.spellings.iter().map(|s| s.0.len()).sum::<usize>()
             + v(self.keys.capacity(), 8)
             + v(self.token_keys.capacity(), 4)
             + v(self.offsets.capacity(), 4)
             + v(self.postings.capacity(), 4)
-            + v(self.entry_names.capacity(), 4)
-            + v(self.name_offsets.capacity(), 4)
-            + v(self.name_tokens.capacity(), 4)
-            + v(self.father_offsets.capacity(), 4)
-            + v(self.father_tokens.capacity(), 4)
-            + v(self.dobs.capacity(), 4)
+            + v(self.record_at.capacity(), 4)
+            + v(self.records.capacity(), 4)
             + self.names_dated.heap_bytes()
             + self.names_undated.heap_bytes()
             + self.pairs_dated.heap_bytes()
@@ -567,7 +696,12 @@ impl Index {
             // the surname (a cut "INAYAT UL" must not glue onto it). A cut token that continues
             // the one before it ("INAYAT" + "ULL") is joined to it when that is a listed prefix.
             let mut given = norm.tokens(&q.given_names);
-            let surname = norm.tokens(&q.surname);
+            let mut surname = norm.tokens(&q.surname);
+            // The last given token may be cut short: it is not glued.
+            let last = given.pop();
+            self.glue_mistyped_particles(&mut given);
+            given.extend(last);
+            self.glue_mistyped_particles(&mut surname);
             if given.len() >= 2 {
                 let n = given.len();
                 let joined = format!("{}{}", given[n - 2], given[n - 1]);
@@ -591,7 +725,8 @@ impl Index {
         } else {
             // One name, normalized as a whole: particles and honorifics may straddle the
             // boundary ("RAHIM" + "UDDIN", "ASLAM" + "SHEIKH").
-            let all = norm.tokens(&format!("{} {}", q.given_names, q.surname));
+            let mut all = norm.tokens(&format!("{} {}", q.given_names, q.surname));
+            self.glue_mistyped_particles(&mut all);
             (all, None)
         };
         let mut out = Vec::with_capacity(all.len());
@@ -602,29 +737,18 @@ impl Index {
                 expansions.push((id, TokenMatch::Exact.credit()));
             }
             if text.len() >= 3 {
-                for id in equal_range(&self.phonetic, hash(&phonetic_key(&text))) {
+                for &id in self.phonetic.get(hash(&phonetic_key(&text))) {
                     if Some(id) != exact && self.tokens[id as usize].len() >= 3 {
                         expansions.push((id, TokenMatch::Phonetic.credit()));
                     }
                 }
             }
             if text.len() >= MIN_ONE_EDIT_LEN {
-                let mut probe = |s: &str| {
-                    for k in equal_range(&self.deletes, hash(s)) {
-                        let (spelling, id) = &self.spellings[k as usize];
-                        if Some(*id) != exact && within_one_edit(&text, spelling) {
-                            expansions.push((*id, TokenMatch::OneEdit.credit()));
-                        }
+                self.one_edit_neighbours(&text, |id| {
+                    if Some(id) != exact {
+                        expansions.push((id, TokenMatch::OneEdit.credit()));
                     }
-                };
-                probe(&text);
-                let mut buf = String::with_capacity(text.len());
-                for (p, c) in text.char_indices() {
-                    buf.clear();
-                    buf.push_str(&text[..p]);
-                    buf.push_str(&text[p + c.len_utf8()..]);
-                    probe(&buf);
-                }
+                });
             }
             let optional = truncated_at == Some(pos);
             if optional {
@@ -681,6 +805,51 @@ impl Index {
         out
     }
 
+    /// Glues a token the list does not know onto the token before it when the glued token is
+    /// listed, exactly or within one edit: a particle with a typo ("SAIF ULLBAH", "KALEEM ULLH")
+    /// is not recognised by the normalizer, so it would stay apart from the name it belongs to
+    /// (`SAIFULLAH`).
+    fn glue_mistyped_particles(&self, toks: &mut Vec<String>) {
+        let mut i = 1;
+        while i < toks.len() {
+            if !self.token_ids.contains_key(toks[i].as_str()) {
+                let joined = format!("{}{}", toks[i - 1], toks[i]);
+                let mut listed = self.token_ids.contains_key(joined.as_str());
+                if !listed && joined.len() >= MIN_ONE_EDIT_LEN {
+                    self.one_edit_neighbours(&joined, |_| listed = true);
+                }
+                if listed {
+                    toks[i - 1] = joined;
+                    toks.remove(i);
+                    continue;
+                }
+            }
+            i += 1;
+        }
+    }
+
+    /// Calls `f` with the token id of every listed spelling within one edit of `text` (SymSpell:
+    /// `text` and its one-letter deletions probe the deletion table, then each hit is verified).
+    fn one_edit_neighbours(&self, text: &str, mut f: impl FnMut(u32)) {
+        let mut probe = |s: &str| {
+            for &k in self.deletes.get(hash(s)) {
+                if let Some((spelling, id)) = self.spellings.get(k as usize)
+                    && within_one_edit(text, spelling)
+                {
+                    f(*id);
+                }
+            }
+        };
+        probe(text);
+        let mut buf = String::with_capacity(text.len());
+        for (p, c) in text.char_indices() {
+            buf.clear();
+            buf.push_str(&text[..p]);
+            buf.push_str(&text[p + c.len_utf8()..]);
+            probe(&buf);
+        }
+    }
+
     /// Posting ranges (into `postings`) for a token id and the given inclusive birth-slot ranges
     /// (`None`: all), of every name carrying the token or (`single`) of one-token names only.
     /// Each range is sorted by entry.
@@ -701,10 +870,42 @@ impl Index {
             return;
         };
         let (s, e) = (s as usize, e as usize);
-        let run = &self.keys[s..e];
+        let Some(run) = self.keys.get(s..e) else {
+            return;
+        };
+        // A common token has thousands of keys; the slots of one query share a year or two, so
+        // that year's few keys are looked up once and the slots searched among them.
+        let mut year: Option<(u64, usize, &[u64])> = None;
         for &(a, b) in slots.unwrap_or(&all) {
-            let lo = s + run.partition_point(|&k| k < base | a);
-            let hi = s + run.partition_point(|&k| k <= base | b);
+            let (start, keys) = if a >> 9 == b >> 9 {
+                let y = a >> 9;
+                match year {
+                    Some((yy, start, keys)) if yy == y => (start, keys),
+                    _ => {
+                        let group = (base >> 9) | y;
+                        let (lo, hi) = match self.year_runs.get(hash_u64(group)) {
+                            &[lo, hi]
+                                if self.keys.get(lo as usize).is_some_and(|&k| k >> 9 == group) =>
+                            {
+                                (lo as usize, hi as usize)
+                            }
+                            // No such year, or (never seen) two years sharing a hash: search.
+                            _ => {
+                                let lo = run.partition_point(|&k| k >> 9 < group);
+                                let len = run[lo..].partition_point(|&k| k >> 9 <= group);
+                                (s + lo, s + lo + len)
+                            }
+                        };
+                        let keys = self.keys.get(lo..hi).unwrap_or(&[]);
+                        year = Some((y, lo, keys));
+                        (lo, keys)
+                    }
+                }
+            } else {
+                (s, run)
+            };
+            let lo = start + keys.partition_point(|&k| k < base | a);
+            let hi = start + keys.partition_point(|&k| k <= base | b);
             out.extend((lo..hi).map(range));
         }
     }
@@ -752,19 +953,25 @@ impl Index {
         } else {
             0.0
         };
+        // The records are gathered first, all of them, so that their cache misses overlap
+        // rather than queue behind each candidate's scoring.
+        let records: Vec<(u32, &[u32])> = candidates.iter().map(|&c| (c, self.record(c))).collect();
+        let dobs: Vec<u32> = records
+            .iter()
+            .map(|(_, r)| r.first().copied().unwrap_or(0))
+            .collect();
         let mut pre: Vec<(f32, u32, f32, DobAgreement)> = Vec::with_capacity(candidates.len());
-        for c in candidates {
-            let dob = DobAgreement::of(
-                q.dob,
-                self.dobs.get(c as usize).copied().and_then(unpack_dob),
-            );
+        for ((c, record), packed) in records.into_iter().zip(dobs) {
+            let dob = DobAgreement::of(q.dob, unpack_dob(packed));
             let bonus = dob.adjustment() + father_bonus;
             if 1.0 + bonus < t.report {
                 continue;
             }
-            let name = self
-                .names_of(c)
-                .map(|toks| self.name_similarity(&qt, toks).0)
+            let names = Names {
+                rest: record.get(1..).unwrap_or(&[]),
+            };
+            let name = names
+                .map(|toks| self.name_similarity(&qt, toks, None))
                 .fold(0.0f32, f32::max);
             if name < t.name_min || name + bonus < t.report {
                 continue;
@@ -785,7 +992,16 @@ impl Index {
                 }
             }
             let before = out.len();
-            self.score_candidate(entries, q, &qt, father_q.as_deref(), t, applies, c, out);
+            self.score_candidate(
+                entries,
+                q,
+                &qt,
+                father_q.as_deref(),
+                t,
+                applies,
+                (c, name, dob),
+                out,
+            );
             if let Some(m) = out.get(before).filter(|m| !m.strong) {
                 weak_scores.push(m.score);
             }
@@ -826,6 +1042,11 @@ impl Index {
     /// they share at least two required tokens with the query (one for a one-token name).
     /// Without a father's name (`any_day` false) a listed full date on another day is a
     /// conflict no name can outweigh, so only the query's day (and the swapped one) is visited.
+    /// A query token repeated ("MUHAMMAD GHULAM MUHAMMAD") counts once. For a one-token query
+    /// (and a full date of birth), entries listed with the query's year or year-month only,
+    /// or with the day and month swapped, can only be weak matches and are bounded like the weak
+    /// path ([`WEAK_CANDIDATE_BUDGET`], whole-name matches first): otherwise a lone common
+    /// token would visit every namesake born that year.
     fn dated_candidates(
         &self,
         qt: &[QueryToken],
@@ -835,45 +1056,80 @@ impl Index {
     ) -> Vec<u32> {
         let y = u64::from(d.year.min(4095));
         let tol = u64::from(t.dob_year_tolerance);
+        // `years`: birth slots that may agree exactly; `coarse`: those that can only agree
+        // weakly (a listed year or year-month, a swapped day), when the query has a full date
+        // and no father's name.
         let mut years: Vec<(u64, u64)> = Vec::new();
-        let month_slots = |ys: u64, m: u64, day: Option<u64>, v: &mut Vec<(u64, u64)>| {
-            let base = (ys << 9) | (m << 5);
-            match day {
-                Some(day) if !any_day => {
-                    v.push((base, base));
-                    v.push((base | day, base | day));
-                }
-                _ => v.push((base, base | 31)),
-            }
-        };
+        let mut coarse: Vec<(u64, u64)> = Vec::new();
+        let full = d.month.is_some() && d.day.is_some() && !any_day;
         for ys in y.saturating_sub(tol).max(1)..=(y + tol).min(4095) {
             match (d.month, d.day) {
                 (Some(m), day) => {
                     let m = u64::from(m);
-                    let day = day.map(u64::from);
-                    years.push((ys << 9, ys << 9));
-                    month_slots(ys, m, day, &mut years);
-                    if let Some(dd) = day.filter(|&x| x <= 12 && x != m) {
-                        // Day and month swapped on one side.
-                        month_slots(ys, dd, Some(m), &mut years);
+                    let base = (ys << 9) | (m << 5);
+                    let weak = if full { &mut coarse } else { &mut years };
+                    weak.push((ys << 9, ys << 9));
+                    match day.map(u64::from) {
+                        Some(day) if !any_day => {
+                            coarse.push((base, base));
+                            years.push((base | day, base | day));
+                            if day <= 12 && day != m {
+                                // Day and month swapped on one side.
+                                let swapped = (ys << 9) | (day << 5);
+                                coarse.push((swapped, swapped));
+                                coarse.push((swapped | m, swapped | m));
+                            }
+                        }
+                        day => {
+                            years.push((base, base | 31));
+                            if let Some(dd) = day.filter(|&x| x <= 12 && x != m) {
+                                let swapped = (ys << 9) | (dd << 5);
+                                years.push((swapped, swapped | 31));
+                            }
+                        }
                     }
                 }
                 (None, _) => years.push((ys << 9, (ys << 9) | 0x1FF)),
             }
         }
-        // Sorted entry lists per required (non-optional) query token, restricted by birth slot.
+        // The required (non-optional) query tokens, each once.
+        let mut required: Vec<&QueryToken> = Vec::new();
+        for tok in qt.iter().filter(|t| !t.optional) {
+            let same = |o: &&QueryToken| {
+                o.expansions.len() == tok.expansions.len()
+                    && o.expansions
+                        .iter()
+                        .zip(&tok.expansions)
+                        .all(|(a, b)| a.0 == b.0)
+            };
+            if !required.iter().any(same) {
+                required.push(tok);
+            }
+        }
+        if let [only] = required.as_slice()
+            && !coarse.is_empty()
+        {
+            return self.one_token_dated(only, &years, &coarse);
+        }
+        years.extend_from_slice(&coarse);
+        // Sorted entry lists per required query token, restricted by birth slot.
         let mut lists: Vec<Vec<u32>> = Vec::new();
         let mut ranges = Vec::new();
         let mut single_ranges = Vec::new();
-        for tok in qt.iter().filter(|t| !t.optional) {
+        for tok in required {
             ranges.clear();
             for &(id, _) in &tok.expansions {
                 self.ranges(id, Some(&years), false, &mut ranges);
                 self.ranges(id, Some(&years), true, &mut single_ranges);
             }
-            let mut list: Vec<u32> = Vec::new();
+            // One sort of the concatenated runs rather than a merge (and an allocation) per run.
+            let mut list: Vec<u32> = Vec::with_capacity(ranges.iter().map(|(a, b)| b - a).sum());
             for &(a, b) in &ranges {
-                list = merge_sorted(&list, &self.postings[a..b]);
+                list.extend_from_slice(&self.postings[a..b]);
+            }
+            if ranges.len() > 1 {
+                list.sort_unstable();
+                list.dedup();
             }
             lists.push(list);
         }
@@ -896,6 +1152,46 @@ impl Index {
                 c
             }
         }
+    }
+
+    /// [`Index::dated_candidates`] for a one-token query: every entry carrying the token in a
+    /// birth slot of `exact`, and at most [`WEAK_CANDIDATE_BUDGET`] of those in the `coarse`
+    /// slots (whose whole name is the token first, then the shortest slot lists first).
+    fn one_token_dated(
+        &self,
+        tok: &QueryToken,
+        exact: &[(u64, u64)],
+        coarse: &[(u64, u64)],
+    ) -> Vec<u32> {
+        let mut ranges = Vec::new();
+        for &(id, _) in &tok.expansions {
+            self.ranges(id, Some(exact), false, &mut ranges);
+        }
+        let mut out: Vec<u32> = Vec::new();
+        for &(a, b) in &ranges {
+            out.extend_from_slice(&self.postings[a..b]);
+        }
+        let mut budget = WEAK_CANDIDATE_BUDGET;
+        for &(id, _) in &tok.expansions {
+            let whole = self.names_dated.get(name_key(&[id]));
+            let n = whole.len().min(budget);
+            out.extend_from_slice(&whole[..n]);
+            budget -= n;
+        }
+        ranges.clear();
+        for &(id, _) in &tok.expansions {
+            self.ranges(id, Some(coarse), false, &mut ranges);
+        }
+        ranges.sort_by_key(|&(a, b)| b - a);
+        for (a, b) in ranges {
+            if budget == 0 {
+                break;
+            }
+            let n = (b - a).min(budget);
+            out.extend_from_slice(&self.postings[a..a + n]);
+            budget -= n;
+        }
+        out
     }
 
     /// Candidates that can only give weak matches: entries listed without a date of birth, and
@@ -960,13 +1256,30 @@ impl Index {
                 }
             }
         } else if let Some(only) = required.first() {
-            // A one-token query: entries carrying the token, in birth-slot order.
-            let mut ranges = Vec::new();
+            // A one-token query: entries carrying the token, in birth-slot order (a common
+            // token has thousands of slots: they are walked only until the budget is spent).
             let undated = [(NO_YEAR, NO_YEAR)];
             for &(id, _) in &only.expansions {
-                self.ranges(id, (!all).then_some(&undated[..]), false, &mut ranges);
+                let mut ranges = Vec::new();
+                if all {
+                    // Every slot of the token: one contiguous run of the postings.
+                    let key = |i: usize| self.token_keys.get(i).copied().map(|k| k as usize);
+                    let offset = |k: usize| self.offsets.get(k).copied().map(|o| o as usize);
+                    if let (Some(s), Some(e)) = (key(id as usize), key(id as usize + 1))
+                        && let (Some(a), Some(b)) = (offset(s), offset(e))
+                    {
+                        ranges.push((a, b));
+                    }
+                } else {
+                    self.ranges(id, Some(&undated[..]), false, &mut ranges);
+                }
+                for (a, b) in ranges {
+                    if budget == 0 {
+                        return;
+                    }
+                    take(&self.postings[a..b], out, &mut budget);
+                }
             }
-            lists.extend(ranges.iter().map(|&(a, b)| &self.postings[a..b]));
         }
         lists.retain(|l| !l.is_empty());
         lists.sort_by_key(|l| l.len());
@@ -978,9 +1291,9 @@ impl Index {
         }
     }
 
-    /// Scores one candidate and records it in `out` when it is reported. The name is scored from
-    /// the index's compact arrays first, so that most candidates are dropped before their entry
-    /// is read.
+    /// Judges one pre-scored candidate (its best name similarity `name` and date-of-birth
+    /// agreement `dob`, from the index's compact arrays) and records it in `out` when it is
+    /// reported. The entry itself is read only here, for candidates that survived pre-scoring.
     #[allow(clippy::too_many_arguments)]
     fn score_candidate(
         &self,
@@ -990,32 +1303,9 @@ impl Index {
         father_q: Option<&[String]>,
         t: &Thresholds,
         applies: &dyn Fn(u32) -> bool,
-        c: u32,
+        (c, name_score, dob): (u32, f32, DobAgreement),
         out: &mut Vec<Match>,
     ) {
-        // The most anything but the name can add: the date of birth, then a father's name.
-        let dob = DobAgreement::of(
-            q.dob,
-            self.dobs.get(c as usize).copied().and_then(unpack_dob),
-        );
-        let bonus = dob.adjustment()
-            + if father_q.is_some() {
-                FATHER_AGREES_BONUS
-            } else {
-                0.0
-            };
-        if 1.0 + bonus < t.report {
-            return;
-        }
-        let (name_score, matched) = self
-            .names_of(c)
-            .map(|toks| self.name_similarity(qt, toks))
-            .fold((0.0f32, Vec::new()), |best, cur| {
-                if cur.0 > best.0 { cur } else { best }
-            });
-        if name_score < t.name_min || name_score + bonus < t.report {
-            return;
-        }
         let Some(e) = entries.get(c as usize) else {
             return;
         };
@@ -1047,6 +1337,18 @@ impl Index {
         let Some((score, strong)) = matcher::judge(&ev, t) else {
             return;
         };
+        // The listed name that scored best, and its tokens that matched, for the reviewer.
+        let mut matched = Vec::new();
+        let mut best = -1.0f32;
+        let mut buf = Vec::new();
+        for toks in self.names_of(c) {
+            buf.clear();
+            let s = self.name_similarity(qt, toks, Some(&mut buf));
+            if s > best {
+                best = s;
+                std::mem::swap(&mut matched, &mut buf);
+            }
+        }
         let matched_tokens: Vec<String> = matched
             .iter()
             .map(|&id| self.tokens[id as usize].to_string())
@@ -1072,35 +1374,44 @@ impl Index {
         });
     }
 
-    fn names_of(&self, entry: u32) -> impl Iterator<Item = &[u32]> + Clone + '_ {
+    /// Entry `entry`'s compact record (empty for an entry without a name).
+    fn record(&self, entry: u32) -> &[u32] {
         let e = entry as usize;
-        let (a, b) = (
-            self.entry_names.get(e).copied().unwrap_or(0) as usize,
-            self.entry_names.get(e + 1).copied().unwrap_or(0) as usize,
-        );
-        (a..b).map(move |j| {
-            let (s, t) = (
-                self.name_offsets[j] as usize,
-                self.name_offsets[j + 1] as usize,
-            );
-            &self.name_tokens[s..t]
-        })
-    }
-
-    fn father_of(&self, entry: u32) -> &[u32] {
-        let e = entry as usize;
-        match (self.father_offsets.get(e), self.father_offsets.get(e + 1)) {
-            (Some(&a), Some(&b)) => &self.father_tokens[a as usize..b as usize],
+        match (self.record_at.get(e), self.record_at.get(e + 1)) {
+            (Some(&a), Some(&b)) => self.records.get(a as usize..b as usize).unwrap_or(&[]),
             _ => &[],
         }
     }
 
-    /// Weighted, order-free similarity of the query tokens to one listed name, and the listed
-    /// token ids that matched. Same blend as [`crate::normalize::token_set_similarity`].
-    fn name_similarity(&self, qt: &[QueryToken], listed: &[u32]) -> (f32, Vec<u32>) {
+    fn names_of(&self, entry: u32) -> Names<'_> {
+        Names {
+            rest: self.record(entry).get(1..).unwrap_or(&[]),
+        }
+    }
+
+    fn father_of(&self, entry: u32) -> &[u32] {
+        let mut rest = self.record(entry).get(1..).unwrap_or(&[]);
+        while let Some((&len, tail)) = rest.split_first() {
+            let n = (len & !FATHER_FLAG) as usize;
+            if len & FATHER_FLAG != 0 {
+                return tail.get(..n).unwrap_or(&[]);
+            }
+            rest = tail.get(n..).unwrap_or(&[]);
+        }
+        &[]
+    }
+
+    /// Weighted, order-free similarity of the query tokens to one listed name.
+    /// Same blend as [`crate::normalize::token_set_similarity`]; the listed
+    /// token ids that matched are appended to `matched` when given.
+    fn name_similarity(
+        &self,
+        qt: &[QueryToken],
+        listed: &[u32],
+        mut matched: Option<&mut Vec<u32>>,
+    ) -> f32 {
         let mut used: u64 = 0;
         let mut got = 0.0f32;
-        let mut matched = Vec::new();
         for tok in qt {
             let mut best: Option<(usize, f32)> = None;
             for (j, &id) in listed.iter().enumerate().take(64) {
@@ -1115,13 +1426,15 @@ impl Index {
             if let Some((j, c)) = best {
                 used |= 1 << j;
                 let id = listed[j];
-                matched.push(id);
+                if let Some(m) = matched.as_deref_mut() {
+                    m.push(id);
+                }
                 got += c * tok.weight.min(self.weights[id as usize]);
             }
         }
         let total_q: f32 = qt.iter().map(|t| t.weight).sum();
         let total_l: f32 = listed.iter().map(|&id| self.weights[id as usize]).sum();
-        (crate::normalize::blend(got, total_q, total_l), matched)
+        crate::normalize::blend(got, total_q, total_l)
     }
 }
 
@@ -1139,35 +1452,6 @@ fn push_exact(out: &mut Vec<Match>, i: u32, e: &Entry, kind: MatchKind) {
         strong: true,
         level: e.action,
     });
-}
-
-/// The sorted union of two sorted lists.
-fn merge_sorted(a: &[u32], b: &[u32]) -> Vec<u32> {
-    if a.is_empty() {
-        return b.to_vec();
-    }
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => {
-                out.push(a[i]);
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                out.push(b[j]);
-                j += 1;
-            }
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
-    out
 }
 
 /// Appends the intersection of two sorted lists to `out`.

@@ -10,7 +10,12 @@
 //!   of the name carry such a match.
 //! - Honorifics are dropped only while something else remains: "MALIK" alone stays `MALIK`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+/// Maps and sets of the tables, looked up for every token of every name: foldhash with a fixed
+/// seed (faster than std's SipHash on short keys; the keys are ops' own tables).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
 use std::sync::LazyLock;
 
 /// The built-in variant tables, compiled in; [`Normalizer::standard`] is built from them.
@@ -115,13 +120,13 @@ impl Normalizer {
     /// A normalizer with no tables: upper-cases and splits only.
     pub fn empty() -> Normalizer {
         Normalizer {
-            variants: HashMap::new(),
-            honorifics: HashSet::new(),
-            glue_both: HashSet::new(),
-            glue_previous: HashSet::new(),
+            variants: HashMap::default(),
+            honorifics: HashSet::default(),
+            glue_both: HashSet::default(),
+            glue_previous: HashSet::default(),
             suffixes: Vec::new(),
             prefixes: Vec::new(),
-            keep: HashSet::new(),
+            keep: HashSet::default(),
         }
     }
 
@@ -157,7 +162,7 @@ impl Normalizer {
         let mapping = |table: &BTreeMap<toml::Spanned<String>, Vec<toml::Spanned<String>>>,
                        what: &str|
          -> Result<HashMap<Box<str>, Box<str>>, TablesError> {
-            let mut map: HashMap<Box<str>, Box<str>> = HashMap::new();
+            let mut map: HashMap<Box<str>, Box<str>> = HashMap::default();
             // In file order, so that the second claim of a spelling is the one reported.
             let mut rows: Vec<_> = table.iter().collect();
             rows.sort_by_key(|(k, _)| k.span().start);

@@ -3,7 +3,9 @@
 //! aliases, and every list in roughly the proportions HQ exports. The same `(n, seed)` always
 //! gives the same entries, on every platform (ChaCha8, no floating point in the choices).
 
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::LazyLock;
 
 use checkpost_document::{Cnic, PartialDate, Sex};
 use rand::{Rng, SeedableRng};
@@ -317,33 +319,6 @@ const FOREIGN: &[(&str, DocShape)] = &[
     ("NPL", DocShape::Digits(8)),
 ];
 
-/// Foreign names (used with foreign nationalities).
-const FOREIGN_NAMES: &[&str] = &[
-    "AHMAD SHAH AHMADZAI",
-    "GUL AGHA NOORZAI",
-    "RAJESH KUMAR",
-    "ABDUL KARIM MIAH",
-    "REZA HOSSEINI",
-    "WANG WEI",
-    "JOHN SMITH",
-    "CHUKWUEMEKA OKAFOR",
-    "FAHAD AL OTAIBI",
-    "OMAR AL MANSOORI",
-    "NIMAL PERERA",
-    "RAM BAHADUR THAPA",
-    "ZABIHULLAH HAQQANI",
-    "MOHAMMAD NABI OMARI",
-    "SURESH PATEL",
-    "RAHIM UDDIN",
-    "ALI REZA KARIMI",
-    "LI QIANG",
-    "DAVID JONES",
-    "EMEKA NWOSU",
-    "KHALID AL HARBI",
-    "SAEED AL NUAIMI",
-    "KAMAL SILVA",
-];
-
 const REASONS: &[&str] = &[
     "Court order",
     "FIA investigation",
@@ -361,6 +336,74 @@ const REASONS: &[&str] = &[
 const AGENCIES: &[&str] = &[
     "MOI", "FIA", "NAB", "FBR", "NADRA", "ANF", "CTD", "HC", "SC",
 ];
+
+/// The long tails of the name tables (`data/synth_names.toml`), compiled in.
+const NAME_TABLES: &str = include_str!("../data/synth_names.toml");
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct NameTables {
+    male: Vec<String>,
+    abdul: Vec<String>,
+    ullah: Vec<String>,
+    uddin: Vec<String>,
+    ghulam: Vec<String>,
+    female: Vec<String>,
+    surnames: Vec<String>,
+    places: Vec<String>,
+    foreign: BTreeMap<String, ForeignNames>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ForeignNames {
+    given: Vec<String>,
+    family: Vec<String>,
+}
+
+/// Every table the generator draws from: the common heads in this file, then the tails.
+struct Pools {
+    male: Vec<String>,
+    female: Vec<String>,
+    surnames: Vec<String>,
+    places: Vec<String>,
+    foreign: BTreeMap<String, ForeignNames>,
+}
+
+/// `head` then `tail`, without repeats, in that order (the order sets how common a name is).
+fn pool<'a>(head: &[&'a str], tail: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in head.iter().copied().chain(tail) {
+        if !out.iter().any(|o| o == n) {
+            out.push(n.to_string());
+        }
+    }
+    out
+}
+
+/// The pools, built once. The tables are a compile-time constant checked by the test
+/// `name_tables_parse`; should they ever be broken the heads alone are used rather than a panic.
+static POOLS: LazyLock<Pools> = LazyLock::new(|| {
+    let t: NameTables = toml::from_str(NAME_TABLES).unwrap_or_default();
+    let compounds: Vec<String> = t
+        .abdul
+        .iter()
+        .map(|x| format!("ABDUL {x}"))
+        .chain(t.ullah.iter().map(|x| format!("{x} ULLAH")))
+        .chain(t.uddin.iter().map(|x| format!("{x} UD DIN")))
+        .chain(t.ghulam.iter().map(|x| format!("GHULAM {x}")))
+        .collect();
+    Pools {
+        male: pool(
+            MALE_GIVEN,
+            t.male.iter().chain(&compounds).map(String::as_str),
+        ),
+        female: pool(FEMALE_GIVEN, t.female.iter().map(String::as_str)),
+        surnames: pool(SURNAMES, t.surnames.iter().map(String::as_str)),
+        places: pool(&[], t.places.iter().map(String::as_str)),
+        foreign: t.foreign,
+    }
+});
 
 /// How a country's passport numbers look.
 #[derive(Clone, Copy)]
@@ -403,6 +446,13 @@ impl Gen {
         table[self.skewed(table.len())]
     }
 
+    /// [`Gen::pick`] for the pools (`""` for an empty one).
+    fn pick_from<'a>(&mut self, table: &'a [String]) -> &'a str {
+        table
+            .get(self.skewed(table.len()))
+            .map_or("", String::as_str)
+    }
+
     fn percent(&mut self, p: u32) -> bool {
         self.rng.gen_range(0..100) < p
     }
@@ -429,11 +479,12 @@ impl Gen {
             _ => ListKind::CnicBlock,
         };
         let entry_id = EntryId(format!("{}-{:07}", list.as_str(), i + 1));
-        match list {
+        let e = match list {
             ListKind::Sltd => self.sltd(entry_id),
             ListKind::CnicBlock => self.cnic_block(entry_id),
             _ => self.person(list, entry_id),
-        }
+        };
+        exact_capacity(e)
     }
 
     fn passport(&mut self, shape: DocShape) -> String {
@@ -482,10 +533,11 @@ impl Gen {
     }
 
     fn given(&mut self, sex: Sex) -> String {
+        let pools = &*POOLS;
         if sex == Sex::Female {
-            let first = self.pick(FEMALE_GIVEN);
+            let first = self.pick_from(&pools.female);
             if self.percent(20) {
-                let second = self.pick(FEMALE_GIVEN);
+                let second = self.pick_from(&pools.female);
                 if second != first {
                     return format!("{first} {second}");
                 }
@@ -496,9 +548,9 @@ impl Gen {
             let first = if self.percent(30) {
                 "MUHAMMAD"
             } else {
-                self.pick(MALE_GIVEN)
+                self.pick_from(&pools.male)
             };
-            let second = self.pick(MALE_GIVEN);
+            let second = self.pick_from(&pools.male);
             if second != first && (first == "MUHAMMAD" || self.percent(40)) {
                 return format!("{first} {second}");
             }
@@ -508,7 +560,12 @@ impl Gen {
 
     fn pak_name(&mut self, sex: Sex) -> String {
         let given = self.given(sex);
-        let surname = self.pick(SURNAMES);
+        // A few names end in a place (a nisba: LAHORI, MULTANI) rather than a family name.
+        let surname = if self.percent(4) {
+            self.pick_from(&POOLS.places)
+        } else {
+            self.pick_from(&POOLS.surnames)
+        };
         let honorific = if sex == Sex::Male && self.percent(8) {
             Some(self.pick(HONORIFICS))
         } else {
@@ -538,7 +595,7 @@ impl Gen {
                     .split_once(' ')
                     .map(|(_, rest)| rest.to_string())
                     .filter(|rest| rest.contains(' ')),
-                _ => Some(format!("ABU {}", self.pick(MALE_GIVEN))),
+                _ => Some(format!("ABU {}", self.pick_from(&POOLS.male))),
             };
             if let Some(a) = alias
                 && a != name
@@ -548,6 +605,23 @@ impl Gen {
             }
         }
         out
+    }
+
+    /// A name as `nat`'s passports print it: one given name (sometimes two), then the family
+    /// name. A nationality without tables gets a Pakistani name.
+    fn foreign_name(&mut self, nat: &str, sex: Sex) -> String {
+        let Some(t) = POOLS.foreign.get(nat) else {
+            return self.pak_name(sex);
+        };
+        let first = self.pick_from(&t.given);
+        let family = self.pick_from(&t.family);
+        if self.percent(25) {
+            let second = self.pick_from(&t.given);
+            if second != first {
+                return format!("{first} {second} {family}");
+            }
+        }
+        format!("{first} {family}")
     }
 
     fn reference(&mut self) -> String {
@@ -577,7 +651,7 @@ impl Gen {
             } else {
                 Vec::new()
             };
-            (self.pick(FOREIGN_NAMES).to_string(), nat.to_string(), doc)
+            (self.foreign_name(nat, sex), nat.to_string(), doc)
         };
         let mut document_numbers = doc;
         if pakistani && !document_numbers.is_empty() && self.percent(10) {
@@ -713,6 +787,25 @@ impl Gen {
     }
 }
 
+/// `e` with every string and list at its exact length, as an entry decoded from a snapshot is
+/// (`format!` leaves spare capacity, which would make the synthetic list look larger in memory
+/// than the loaded one).
+fn exact_capacity(mut e: Entry) -> Entry {
+    let shrink = |s: &mut String| s.shrink_to_fit();
+    shrink(&mut e.entry_id.0);
+    shrink(&mut e.full_name);
+    e.aliases.iter_mut().for_each(shrink);
+    e.aliases.shrink_to_fit();
+    e.father_name.iter_mut().for_each(shrink);
+    e.nationality.iter_mut().for_each(shrink);
+    e.document_numbers.iter_mut().for_each(shrink);
+    e.document_numbers.shrink_to_fit();
+    e.directions.shrink_to_fit();
+    shrink(&mut e.reason);
+    shrink(&mut e.reference);
+    e
+}
+
 fn both() -> Vec<Direction> {
     vec![Direction::Departure, Direction::Arrival]
 }
@@ -721,6 +814,38 @@ fn both() -> Vec<Direction> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_tables_parse() {
+        let t: NameTables = toml::from_str(NAME_TABLES).unwrap();
+        assert!(t.male.len() > 200 && t.surnames.len() > 100 && !t.places.is_empty());
+        for (nat, _) in FOREIGN {
+            let f = t.foreign.get(*nat).unwrap();
+            assert!(!f.given.is_empty() && !f.family.is_empty(), "{nat}");
+        }
+        let names = t
+            .male
+            .iter()
+            .chain(&t.female)
+            .chain(&t.surnames)
+            .chain(&t.places);
+        for n in names {
+            assert!(
+                n.bytes().all(|b| b.is_ascii_uppercase() || b == b' '),
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_large_list_carries_thousands_of_distinct_name_tokens() {
+        let entries = generate(200_000, 5);
+        let tokens: std::collections::HashSet<&str> = entries
+            .iter()
+            .flat_map(|e| e.full_name.split_whitespace())
+            .collect();
+        assert!(tokens.len() > 1_000, "{} distinct tokens", tokens.len());
+    }
 
     #[test]
     fn the_same_seed_gives_the_same_entries_and_another_seed_does_not() {

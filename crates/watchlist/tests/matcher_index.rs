@@ -303,3 +303,55 @@ fn matches_are_sorted_strongest_first() {
     assert!(m.len() >= 2, "{m:?}");
     assert!(m[0].strong && !m[1].strong);
 }
+
+#[test]
+fn a_particle_with_a_typo_still_joins_its_name() {
+    let mut e = list();
+    e.push(entry(
+        "PO-2",
+        ListKind::Po,
+        "SAIF ULLAH JADOON",
+        "1981-06-14",
+        Decision::Detain,
+    ));
+    for typo in ["SAIF ULLBAH", "SAIF ULLH", "SAIF ULAAH"] {
+        let m = find(&e, &query(typo, "JADOON", "1981-06-14"));
+        assert!(
+            m.iter()
+                .any(|m| m.entry_id.0 == "PO-2" && m.level >= Decision::SecondCheck),
+            "{typo}: {m:?}"
+        );
+    }
+}
+
+#[test]
+fn a_name_match_whose_listed_full_dob_is_years_apart_is_not_reported_even_with_the_father() {
+    let e = list();
+    // BL-1 is MUHAMMAD ASIF KHAN, 1985-04-12, father MUHAMMAD YOUSAF KHAN.
+    for dob in ["1988-04-12", "1981-12-04", "1990-07-01"] {
+        let mut q = query("MUHAMMAD ASIF", "KHAN", dob);
+        assert!(find(&e, &q).iter().all(|m| m.entry_id.0 != "BL-1"), "{dob}");
+        q.father_name = Some("MUHAMMAD YOUSAF KHAN".to_string());
+        assert!(find(&e, &q).iter().all(|m| m.entry_id.0 != "BL-1"), "{dob}");
+    }
+    // The day and month swapped on one side is still a (weak) match.
+    let m = find(&e, &query("MUHAMMAD ASIF", "KHAN", "1985-12-04"));
+    assert!(m.iter().any(|m| m.entry_id.0 == "BL-1" && !m.strong));
+}
+
+#[test]
+fn the_fathers_name_and_aliases_of_an_entry_are_kept_apart_in_the_index() {
+    let e = list();
+    // The father's name is not a name of the entry: it finds nobody on its own.
+    let m = find(&e, &query("MUHAMMAD YOUSAF", "KHAN", "1985-04-12"));
+    assert!(
+        m.iter().all(|m| m.entry_id.0 != "BL-1" || !m.strong),
+        "{m:?}"
+    );
+    // The alias is.
+    let m = find(&e, &query("ASIF KHAN", "NIAZI", "1985-04-12"));
+    assert!(
+        m.iter().any(|m| m.entry_id.0 == "BL-1" && m.strong),
+        "{m:?}"
+    );
+}
