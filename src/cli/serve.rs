@@ -55,6 +55,16 @@ pub(crate) struct Args {
     /// Largest scan image, in bytes.
     #[arg(long)]
     max_image_bytes: Option<usize>,
+    /// Directory the nightly job copies signed snapshots into; the newest valid one is
+    /// activated by itself.
+    #[arg(long)]
+    snapshot_dir: Option<PathBuf>,
+    /// How often the snapshot dir is looked at, e.g. 10s.
+    #[arg(long, value_parser = humantime_duration)]
+    snapshot_dir_poll: Option<Duration>,
+    /// Largest snapshot accepted by the Watchlists upload, in bytes.
+    #[arg(long)]
+    max_snapshot_bytes: Option<usize>,
     /// Most Screen calls worked on at once; past it a call is refused at once (UNAVAILABLE).
     #[arg(long)]
     max_in_flight_screens: Option<usize>,
@@ -143,6 +153,11 @@ fn config(args: Args) -> anyhow::Result<Config> {
     l.max_in_flight_screens = args
         .max_in_flight_screens
         .unwrap_or(l.max_in_flight_screens);
+    l.max_snapshot_bytes = args.max_snapshot_bytes.unwrap_or(l.max_snapshot_bytes);
+    if let Some(v) = args.snapshot_dir {
+        config.snapshot_dir = Some(v);
+    }
+    config.snapshot_dir_poll = args.snapshot_dir_poll.unwrap_or(config.snapshot_dir_poll);
     let r = &mut config.idempotency;
     r.capacity = args.retry_capacity.unwrap_or(r.capacity);
     r.ttl = args.retry_ttl.unwrap_or(r.ttl);
@@ -163,6 +178,8 @@ fn config(args: Args) -> anyhow::Result<Config> {
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let log_format = args.log_format;
     let config = config(args)?;
+    // Refuse an unsafe listen address (auth off beyond loopback) before binding anything.
+    config.auth.validate(config.listen)?;
     let listen = config.listen;
     let rt = super::runtime()?;
     rt.block_on(async move {

@@ -42,6 +42,9 @@ pub struct ScreeningRecord<'a> {
     pub destination: Option<&'a str>,
     /// The snapshot that answered (for the matched entries' details).
     pub snapshot: Option<&'a Snapshot>,
+    /// The intraday deltas the decision was made with (delta entries' positions follow the
+    /// snapshot's, see `DeltaSet::entry_at`).
+    pub overlay: &'a checkpost_watchlist::delta::DeltaSet,
     /// The scans sent, kept as evidence.
     pub scans: &'a [Scan],
     /// blake3 of the encoded request, stored so that a retry after a restart is checked too.

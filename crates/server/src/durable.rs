@@ -308,17 +308,14 @@ pub fn opens_case(outcome: &Outcome) -> bool {
 /// is left out rather than shown as the wrong person.
 fn matched_entries<'s>(
     snapshot: Option<&'s checkpost_watchlist::snapshot::Snapshot>,
+    overlay: &'s checkpost_watchlist::delta::DeltaSet,
     matches: &[&checkpost_engine::MatchedEntry],
 ) -> Vec<&'s Entry> {
-    let Some(snapshot) = snapshot else {
-        return Vec::new();
-    };
     matches
         .iter()
         .filter_map(|m| {
-            snapshot
-                .entries
-                .get(m.entry as usize)
+            overlay
+                .entry_at(snapshot, m.entry)
                 .filter(|e| e.entry_id == m.entry_id)
         })
         .collect()
@@ -398,8 +395,10 @@ pub fn build_record(
             .collect();
         Some(CaseDetails {
             document_json: encode_pb(&crate::convert::document(doc), None)?,
-            matched_entries_json: serde_json::to_string(&matched_entries(r.snapshot, &flagged))
-                .map_err(|e| ServerError::Audit(e.to_string()))?,
+            matched_entries_json: serde_json::to_string(&matched_entries(
+                r.snapshot, r.overlay, &flagged,
+            ))
+            .map_err(|e| ServerError::Audit(e.to_string()))?,
             matched,
         })
     } else {

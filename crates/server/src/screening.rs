@@ -154,6 +154,9 @@ impl ScreeningService {
         }
 
         let snapshot = self.state.snapshots.active();
+        // One overlay for the whole call: the engine's match positions and the case's matched
+        // entries must be read from the same set.
+        let overlay = self.state.deltas.current();
         let rules = self.state.rules.load_full();
         let now = chrono::Utc::now();
         let input = ScreenInput {
@@ -171,7 +174,7 @@ impl ScreeningService {
                 .unwrap_or(chrono::Duration::MAX),
             stale_policy: self.state.stale_policy(),
             cleared: self.state.cleared.as_ref(),
-            overlay: Some(&self.state.deltas),
+            overlay: Some(&overlay),
         };
         let outcome = screen(&input, &ctx);
         span.record("decision", outcome.decision.as_str());
@@ -203,6 +206,7 @@ impl ScreeningService {
                 response: &response,
                 destination: travel.destination.as_deref(),
                 snapshot: snapshot.as_deref(),
+                overlay: &overlay,
                 scans: &req.scans,
                 fingerprint,
             })

@@ -2,6 +2,7 @@
 //! chain head, atomic claims), and a small pool of read-only connections that WAL lets run
 //! beside the writer without blocking it.
 
+mod checkpoint;
 mod rows;
 mod schema;
 mod writer;
@@ -44,6 +45,11 @@ pub struct WriterStats {
     pub jobs: u64,
     /// Audit records appended.
     pub records: u64,
+    /// Background WAL checkpoints that copied frames into the database file (the writer never
+    /// checkpoints itself, see `sqlite/checkpoint.rs`).
+    pub checkpoints: u64,
+    /// WAL frames not yet copied into the database file, as of the last checkpoint.
+    pub wal_backlog_frames: u64,
 }
 
 impl WriterStats {
@@ -60,6 +66,8 @@ impl WriterStats {
 struct Writer {
     jobs: Sender<Box<dyn Job>>,
     thread: JoinHandle<()>,
+    stop_checkpointer: Sender<()>,
+    checkpointer: JoinHandle<()>,
 }
 
 /// The SQLite store.
@@ -123,7 +131,15 @@ impl SqliteStore {
         };
         conn.pragma_update(None, "synchronous", synchronous)
             .map_err(open_err)?;
+        // The writer never checkpoints: an automatic checkpoint would run inside one of its
+        // COMMITs and stall every screening queued behind it. A background thread checkpoints
+        // instead (see `checkpoint.rs`).
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(open_err)?;
+        conn.pragma_update(None, "journal_size_limit", checkpoint::JOURNAL_SIZE_LIMIT)
+            .map_err(open_err)?;
         schema::migrate(&mut conn)?;
+        let checkpoint_conn = checkpoint::open(&path, BUSY_TIMEOUT).map_err(open_err)?;
         let chain = writer::load_chain(&conn)?;
         let notifier = Arc::new(EventNotifier::new(chain.last_event));
         let counters = Arc::new(Counters::default());
@@ -139,9 +155,25 @@ impl SqliteStore {
                     reason: e.to_string(),
                 })?
         };
+        let (stop_checkpointer, stop_rx) = mpsc::channel();
+        let checkpointer = {
+            let counters = Arc::clone(&counters);
+            std::thread::Builder::new()
+                .name("checkpost-store-checkpoint".to_owned())
+                .spawn(move || checkpoint::run(checkpoint_conn, stop_rx, counters))
+                .map_err(|e| StoreError::InvalidRecord {
+                    field: "checkpoint thread",
+                    reason: e.to_string(),
+                })?
+        };
         Ok(Self {
             path,
-            writer: Some(Writer { jobs, thread }),
+            writer: Some(Writer {
+                jobs,
+                thread,
+                stop_checkpointer,
+                checkpointer,
+            }),
             readers: Mutex::new(Vec::new()),
             notifier,
             counters,
@@ -188,6 +220,8 @@ impl SqliteStore {
             batches: self.counters.batches.load(Ordering::Relaxed),
             jobs: self.counters.jobs.load(Ordering::Relaxed),
             records: self.counters.records.load(Ordering::Relaxed),
+            checkpoints: self.counters.checkpoints.load(Ordering::Relaxed),
+            wal_backlog_frames: self.counters.wal_frames.load(Ordering::Relaxed),
         }
     }
 
@@ -237,10 +271,19 @@ impl SqliteStore {
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
-        if let Some(Writer { jobs, thread }) = self.writer.take() {
+        if let Some(Writer {
+            jobs,
+            thread,
+            stop_checkpointer,
+            checkpointer,
+        }) = self.writer.take()
+        {
             // Closing the queue lets the writer finish what is queued, then stop.
             drop(jobs);
             let _ = thread.join();
+            // Then one last checkpoint of everything it wrote.
+            let _ = stop_checkpointer.send(());
+            let _ = checkpointer.join();
         }
     }
 }

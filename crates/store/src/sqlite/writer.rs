@@ -121,6 +121,10 @@ pub(crate) struct Counters {
     pub(crate) batches: AtomicU64,
     pub(crate) jobs: AtomicU64,
     pub(crate) records: AtomicU64,
+    /// Background checkpoints that found frames to copy.
+    pub(crate) checkpoints: AtomicU64,
+    /// WAL frames not yet copied into the database, as of the last checkpoint.
+    pub(crate) wal_frames: AtomicU64,
 }
 
 /// Runs until every sender is dropped.
