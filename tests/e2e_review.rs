@@ -236,6 +236,99 @@ async fn a_namesake_cleared_once_is_not_flagged_again_while_another_passport_wit
     server.stop().await;
 }
 
+/// ECL-0002 as HQ re-issues it during the day: the same person, with a new court reference and
+/// an added alias, so its content digest changes.
+fn changed_ecl_0002() -> Vec<u8> {
+    let csv = std::fs::read_to_string(common::fixture("watchlists/sample.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    let row = csv
+        .lines()
+        .find(|l| l.contains(",ECL-0002,"))
+        .unwrap()
+        .replace("LHC/WP/2025/4410", "LHC/WP/2026/7781")
+        .replace("AYESHA BIBI,,", "AYESHA BIBI,AISHA BIBI,");
+    let import = checkpost_watchlist::csv::import(
+        &[("ecl.csv", format!("{header}\n{row}\n").as_bytes())],
+        checkpost_watchlist::csv::ImportOptions { lenient: false },
+    )
+    .unwrap();
+    let key_text = std::fs::read_to_string(common::fixture("keys/hq-test.key")).unwrap();
+    let key = checkpost_watchlist::snapshot::read_signing_key(&key_text).unwrap();
+    checkpost_watchlist::delta::build(
+        &import.entries,
+        &[],
+        "ECL-0002-reissued",
+        chrono::Utc::now(),
+        None,
+        &key,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_cleared_match_is_flagged_again_once_hq_changes_the_entry() {
+    let server = TestServer::start(Snap::Fresh, |_| {}).await;
+    let mut review = server.review();
+    let case_id = flagged_case(&server, ayesha("QX1000001")).await;
+    review.claim_case(claim(&case_id, "rev-a")).await.unwrap();
+    let mut clear = resolve(&case_id, "rev-a", pb::CaseOutcome::Cleared);
+    clear.cleared_entry_ids = vec!["ECL-0002".into()];
+    review.resolve_case(clear).await.unwrap();
+    let before = server
+        .screen(request(ayesha("QX1000001"), Departure))
+        .await
+        .unwrap();
+    let reason = before
+        .reasons
+        .iter()
+        .find(|r| r.entry_id == "ECL-0002")
+        .unwrap();
+    assert!(reason.previously_cleared, "{reason:?}");
+
+    // HQ changes the entry (a delta over gRPC): the clearance was for the entry as it stood.
+    let applied =
+        checkpost_proto::v1::watchlists_client::WatchlistsClient::new(server.channel.clone())
+            .apply_delta(pb::ApplyDeltaRequest {
+                delta: changed_ecl_0002(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+    assert_eq!(applied.added, 1);
+
+    let after = server
+        .screen(request(ayesha("QX1000001"), Departure))
+        .await
+        .unwrap();
+    let reason = after
+        .reasons
+        .iter()
+        .find(|r| r.entry_id == "ECL-0002")
+        .expect("the changed entry still matches");
+    assert!(!reason.previously_cleared, "{reason:?}");
+    assert!(
+        reason.level >= pb::Decision::SecondCheck as i32,
+        "{reason:?}"
+    );
+    assert!(!after.case_id.is_empty(), "a new case is opened");
+    let case = server
+        .state
+        .store
+        .clone()
+        .unwrap()
+        .get_case(&after.case_id)
+        .unwrap();
+    assert!(
+        case.details
+            .matched
+            .iter()
+            .any(|m| m.entry_id == "ECL-0002"),
+        "the case names the delta's entry: {:?}",
+        case.details.matched
+    );
+    server.stop().await;
+}
+
 async fn next_event(stream: &mut tonic::Streaming<pb::CaseEvent>) -> pb::CaseEvent {
     // A guard against a hung test, not a timing assertion.
     tokio::time::timeout(Duration::from_secs(30), stream.next())

@@ -60,9 +60,10 @@ pub(crate) fn run(conn: Connection, stop: Receiver<()>, counters: Arc<Counters>)
             if frames > 0 {
                 counters.checkpoints.fetch_add(1, Ordering::Relaxed);
             }
-            counters
-                .wal_frames
-                .store(frames.saturating_sub(copied).max(0) as u64, Ordering::Relaxed);
+            counters.wal_frames.store(
+                frames.saturating_sub(copied).max(0) as u64,
+                Ordering::Relaxed,
+            );
         }
         if last {
             return;
