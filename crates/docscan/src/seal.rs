@@ -74,8 +74,7 @@ pub enum SealVerdict {
 }
 
 impl SealVerdict {
-    /// The spelling used in JSON output and reasons (matches `checkpost.v1.SealVerdict` where
-    /// one exists; the wire has no `WRONG_TYPE`, the server sends it as `SEAL_MALFORMED`).
+    /// The spelling used in JSON output and reasons (matches `checkpost.v1.SealVerdict`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::NoSeal => "NO_SEAL",
