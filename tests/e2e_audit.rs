@@ -8,18 +8,8 @@ mod common;
 
 use checkpost_proto::v1 as pb;
 use checkpost_store::{AuditKind, CaseStatus};
-use common::{Passport, Snap, TestServer, decision, passport, request};
+use common::{Passport, Snap, TestServer, decision, khan, passport, request};
 use pb::Direction::{Arrival, Departure};
-
-fn khan() -> String {
-    passport(&Passport {
-        surname: "KHAN",
-        given: "MUHAMMAD ASIF",
-        number: "AB1234567",
-        dob: Some((1979, 3, 14)),
-        ..Default::default()
-    })
-}
 
 #[tokio::test]
 async fn a_flagged_screening_returns_its_case_id_and_its_record_verifies_in_the_chain() {

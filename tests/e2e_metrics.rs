@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use checkpost_proto::v1 as pb;
 use common::{
-    Passport, Snap, TestServer, codes, decision, metric_samples, passport, request, scrape_metrics,
+    Passport, Snap, TestServer, codes, decision, khan, metric_samples, passport, request,
+    scrape_metrics,
 };
 use pb::Direction::Departure;
 use tokio::sync::oneshot;
@@ -42,17 +43,6 @@ fn value(samples: &HashMap<String, f64>, series: &str) -> f64 {
             "no {series} in {:?}",
             samples.keys().collect::<BTreeSet<_>>()
         )
-    })
-}
-
-/// ECL-0001 on departure: a strong identity match, so a case is opened.
-fn khan() -> String {
-    passport(&Passport {
-        surname: "KHAN",
-        given: "MUHAMMAD ASIF",
-        number: "AB1234567",
-        dob: Some((1979, 3, 14)),
-        ..Default::default()
     })
 }
 

@@ -8,20 +8,10 @@ mod common;
 use std::time::Duration;
 
 use checkpost_proto::v1 as pb;
-use common::{Passport, Snap, TestServer, codes, decision, passport, request};
+use common::{Passport, Snap, TestServer, codes, decision, khan, passport, request};
 use pb::Direction::Departure;
 use tokio_stream::StreamExt;
 use tonic::Code;
-
-fn khan() -> String {
-    passport(&Passport {
-        surname: "KHAN",
-        given: "MUHAMMAD ASIF",
-        number: "AB1234567",
-        dob: Some((1979, 3, 14)),
-        ..Default::default()
-    })
-}
 
 /// A namesake of ECL-0002 (AYESHA BIBI): same name, another person's passport.
 fn ayesha(number: &str) -> String {

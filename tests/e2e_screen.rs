@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use checkpost_proto::v1 as pb;
-use common::{Passport, Snap, TestServer, codes, decision, passport, request};
+use common::{Passport, Snap, TestServer, codes, decision, khan, passport, request};
 use pb::Direction::{Arrival, Departure};
 use tonic::Code;
 
@@ -377,16 +377,7 @@ async fn oversized_requests_are_resource_exhausted() {
 #[tokio::test]
 async fn a_retry_with_the_same_request_id_replays_the_first_decision() {
     let server = TestServer::start(Snap::Fresh, |_| {}).await;
-    let req = request(
-        passport(&Passport {
-            surname: "KHAN",
-            given: "MUHAMMAD ASIF",
-            number: "AB1234567",
-            dob: Some((1979, 3, 14)),
-            ..Default::default()
-        }),
-        Departure,
-    );
+    let req = request(khan(), Departure);
     let first = server.screen(req.clone()).await.unwrap();
     let (a, b) = tokio::join!(server.screen(req.clone()), server.screen(req.clone()));
     for again in [a.unwrap(), b.unwrap()] {

@@ -272,3 +272,15 @@ pub fn metric_samples(body: &str) -> std::collections::HashMap<String, f64> {
     }
     out
 }
+
+/// The passenger of ECL-0001 (KHAN, MUHAMMAD ASIF, AB1234567): a DOCUMENT match, OFFLOAD on
+/// departure, so a case is opened.
+pub fn khan() -> String {
+    passport(&Passport {
+        surname: "KHAN",
+        given: "MUHAMMAD ASIF",
+        number: "AB1234567",
+        dob: Some((1979, 3, 14)),
+        ..Default::default()
+    })
+}
