@@ -55,6 +55,9 @@ pub(crate) struct Args {
     /// Largest scan image, in bytes.
     #[arg(long)]
     max_image_bytes: Option<usize>,
+    /// The post's offset from UTC, e.g. +05:00: "today" (expiry, ages, visas) is the date there.
+    #[arg(long, allow_hyphen_values = true)]
+    utc_offset: Option<String>,
     /// Directory the nightly job copies signed snapshots into; the newest valid one is
     /// activated by itself.
     #[arg(long)]
@@ -154,6 +157,9 @@ fn config(args: Args) -> anyhow::Result<Config> {
         .max_in_flight_screens
         .unwrap_or(l.max_in_flight_screens);
     l.max_snapshot_bytes = args.max_snapshot_bytes.unwrap_or(l.max_snapshot_bytes);
+    if let Some(v) = args.utc_offset {
+        config.utc_offset = v;
+    }
     if let Some(v) = args.snapshot_dir {
         config.snapshot_dir = Some(v);
     }

@@ -147,6 +147,7 @@ fn bench(c: &mut Criterion) {
         snapshot: Some(&snapshot),
         rules: &rules,
         now: Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap(),
+        local_offset: chrono::FixedOffset::east_opt(5 * 3600).unwrap(),
         stale_after: chrono::Duration::hours(36),
         stale_policy: StalePolicy::Escalate,
         cleared: &NoneCleared,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use checkpost_document::TravelDocument;
 use checkpost_watchlist::delta::DeltaSet;
 use checkpost_watchlist::{Direction, EntryId, Snapshot};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 
 use crate::reason::Reason;
 use crate::rules::Rules;
@@ -190,9 +190,12 @@ pub struct Context<'a> {
     pub snapshot: Option<&'a Snapshot>,
     /// The post's SOP rules.
     pub rules: &'a Rules,
-    /// Decision time. "Today" for expiry, validity, ages and entry validity windows is its UTC
-    /// date.
+    /// Decision time.
     pub now: DateTime<Utc>,
+    /// The post's offset from UTC. "Today" for expiry, validity, ages and entry validity
+    /// windows is the date at the post: a passport that expired yesterday in Lahore is expired
+    /// at 02:00 local time even though it is still yesterday in UTC.
+    pub local_offset: FixedOffset,
     /// A snapshot older than this (by its signed `created_at`) is stale.
     pub stale_after: chrono::Duration,
     /// What a stale snapshot does to the decision.
@@ -210,6 +213,7 @@ impl fmt::Debug for Context<'_> {
             .field("snapshot", &self.snapshot.map(|s| s.digest_hex()))
             .field("rules", &self.rules.len())
             .field("now", &self.now)
+            .field("local_offset", &self.local_offset)
             .field("stale_after", &self.stale_after)
             .field("stale_policy", &self.stale_policy)
             .finish_non_exhaustive()

@@ -22,7 +22,7 @@ use crate::rules::{AgeRange, Facts};
 /// [`StalePolicy::Escalate`]) or any [`Incomplete`](crate::Incomplete), the decision is at least
 /// SECOND_CHECK.
 pub fn screen(input: &ScreenInput<'_>, ctx: &Context<'_>) -> Outcome {
-    let today = ctx.now.date_naive();
+    let today = ctx.now.with_timezone(&ctx.local_offset).date_naive();
     let doc = input.document;
     let mut reasons = Vec::new();
 

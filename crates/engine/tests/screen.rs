@@ -17,7 +17,7 @@ use checkpost_engine::{
 use checkpost_watchlist::delta::{self, Delta, DeltaSet};
 use checkpost_watchlist::snapshot::SigningKey;
 use checkpost_watchlist::{Entry, Snapshot, SnapshotHeader};
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
 
 // ---------------------------------------------------------------------------------------------
 // Passengers
@@ -125,6 +125,7 @@ struct Post {
     rules: Rules,
     stale_policy: StalePolicy,
     now: DateTime<Utc>,
+    local_offset: FixedOffset,
     overlay: Option<Arc<DeltaSet>>,
 }
 
@@ -135,6 +136,7 @@ impl Post {
             rules: Rules::empty(),
             stale_policy: StalePolicy::default(),
             now: now(),
+            local_offset: FixedOffset::east_opt(0).unwrap(),
             overlay: None,
         }
     }
@@ -185,6 +187,7 @@ impl Post {
             snapshot: self.snapshot.as_ref(),
             rules: &self.rules,
             now: self.now,
+            local_offset: self.local_offset,
             stale_after: Duration::hours(36),
             stale_policy: self.stale_policy,
             cleared,
@@ -561,6 +564,25 @@ fn a_document_is_valid_through_its_expiry_day() {
         post.screen(Direction::Arrival, &p).decision,
         Decision::Clear
     );
+}
+
+#[test]
+fn today_is_the_date_at_the_post_not_in_utc() {
+    // 21:00 UTC on the 23rd is 02:00 on the 24th in Pakistan (UTC+5): a passport that expires on
+    // the 23rd has expired there, though it is still the 23rd in UTC.
+    let mut p = asif();
+    p.expiry = (2026, 11, 23);
+    let mut post = Post::with(vec![bystander()]);
+    post.now = Utc.with_ymd_and_hms(2026, 11, 23, 21, 0, 0).unwrap();
+    assert_eq!(
+        post.screen(Direction::Arrival, &p).decision,
+        Decision::Clear,
+        "a post on UTC still sees the 23rd"
+    );
+    post.local_offset = FixedOffset::east_opt(5 * 3600).unwrap();
+    let o = post.screen(Direction::Arrival, &p);
+    assert_eq!(o.decision, Decision::SecondCheck);
+    only(&o, ReasonCode::DocumentExpired);
 }
 
 #[test]

@@ -56,6 +56,10 @@ pub struct Config {
     pub metrics: crate::metrics::MetricsConfig,
     /// The scan stage (`[scan]`): trust list, visa register, time budget.
     pub scan: crate::scanstage::ScanConfig,
+    /// The post's offset from UTC, e.g. `"+05:00"` for Pakistan. "Today" — for document
+    /// expiry, ages, list validity windows and visa validity — is the date at the post.
+    /// Default `"+00:00"`.
+    pub utc_offset: String,
 }
 
 /// What an acknowledged write survives (`checkpost_store::Durability`).
@@ -143,6 +147,7 @@ impl Default for Config {
             auth: crate::auth::AuthConfig::default(),
             metrics: crate::metrics::MetricsConfig::default(),
             scan: crate::scanstage::ScanConfig::default(),
+            utc_offset: "+00:00".into(),
         }
     }
 }
@@ -180,6 +185,20 @@ impl Config {
         self.auth.resolve_paths(base);
         self.metrics.resolve_paths(base);
         self.scan.resolve_paths(base);
+    }
+
+    /// The post's offset from UTC, from `utc_offset`.
+    pub fn local_offset(&self) -> Result<chrono::FixedOffset, ServerError> {
+        self.utc_offset
+            .trim()
+            .parse()
+            .map_err(|e| ServerError::Config {
+                source_name: "utc_offset".to_string(),
+                message: format!(
+                    "{:?} is not an offset like \"+05:00\": {e}",
+                    self.utc_offset
+                ),
+            })
     }
 
     /// The key for PII hashes in logs, from `log_hash_key` or random.
@@ -255,6 +274,22 @@ mod tests {
         assert_eq!(c.limits.max_scans, 1);
         assert_eq!(c.idempotency.ttl, Duration::from_secs(600));
         assert_eq!(c.log_hash_key().unwrap()[31], 1);
+    }
+
+    #[test]
+    fn the_posts_utc_offset_parses_and_a_bad_one_is_refused_naming_the_key() {
+        let c = Config::from_toml("utc_offset = \"+05:00\"", "t.toml", Path::new("/")).unwrap();
+        assert_eq!(c.local_offset().unwrap().local_minus_utc(), 5 * 3600);
+        assert_eq!(
+            Config::default().local_offset().unwrap().local_minus_utc(),
+            0
+        );
+        let bad = Config {
+            utc_offset: "PKT".into(),
+            ..Config::default()
+        };
+        let msg = bad.local_offset().unwrap_err().to_string();
+        assert!(msg.contains("utc_offset") && msg.contains("PKT"), "{msg}");
     }
 
     #[test]

@@ -143,7 +143,9 @@ impl ScreeningService {
 
         // Seals are checked against the server's date; the decision's own instant is read after
         // the scans, so `decided_at` and the snapshot's age are those of the decision.
-        let today = chrono::Utc::now().date_naive();
+        let today = chrono::Utc::now()
+            .with_timezone(&self.state.local_offset)
+            .date_naive();
         let (scan_results, judged) = self.scans(&req.scans, &document, today, &deadline).await;
         let mut incomplete = judged.incomplete;
         if deadline.exhausted(Instant::now()) {
@@ -170,6 +172,7 @@ impl ScreeningService {
             snapshot: snapshot.as_deref(),
             rules: &rules,
             now,
+            local_offset: self.state.local_offset,
             stale_after: chrono::Duration::from_std(self.state.config.stale_after)
                 .unwrap_or(chrono::Duration::MAX),
             stale_policy: self.state.stale_policy(),

@@ -247,6 +247,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// The scan stage: trust list, visa register, scan permits (see [`crate::scanstage`]).
     pub scan: crate::scanstage::ScanStage,
+    /// The post's offset from UTC (`utc_offset`): "today" is the date at the post.
+    pub local_offset: chrono::FixedOffset,
     /// What load shedding refused (see [`crate::shed`]).
     pub shed: Arc<crate::shed::ShedStats>,
 }
@@ -294,6 +296,7 @@ impl AppState {
             metrics: crate::metrics::Metrics::new(),
             scan: crate::scanstage::ScanStage::load(&config)?,
             shed: Arc::default(),
+            local_offset: config.local_offset()?,
             config,
         })
     }
