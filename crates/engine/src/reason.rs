@@ -155,8 +155,10 @@ impl Reason {
 /// reviewer's verdict on it (the entry's content digest).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MatchedEntry {
-    /// Position of the entry in the snapshot's `entries` that answered, so that a caller holding
-    /// that snapshot can fetch the entry's details without a search.
+    /// Position of the entry that answered, so that a caller holding the same snapshot and
+    /// delta set can fetch its details without a search: below the snapshot's length it indexes
+    /// the snapshot's `entries`; past it, the intraday overlay (`DeltaSet::entry_at` resolves
+    /// both). Check the entry id as well: a caller holding another set finds nothing or another id.
     pub entry: u32,
     /// HQ's id of the entry.
     pub entry_id: EntryId,
