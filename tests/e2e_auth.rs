@@ -246,6 +246,49 @@ async fn a_wrong_token_is_unauthenticated_and_not_echoed() {
 }
 
 #[tokio::test]
+async fn a_reviewer_acts_only_as_the_identity_they_authenticated_as() {
+    let server = TestServer::start(Snap::Fresh, |c| {
+        token_per_role(&mut c.auth);
+        c.auth.tokens.push(TokenConfig {
+            name: "rev-a".into(),
+            blake3: token_hash_hex("token-of-rev-a"),
+            roles: vec![Role::Reviewer],
+        });
+    })
+    .await;
+    let counter = InterceptedService::new(
+        server.channel.clone(),
+        Bearer(Some(token_of(Role::Counter))),
+    );
+    let flagged = ScreeningClient::new(counter)
+        .screen(common::request(common::khan(), pb::Direction::Departure))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!flagged.case_id.is_empty());
+    let mut review = ReviewClient::new(InterceptedService::new(
+        server.channel.clone(),
+        Bearer(Some("token-of-rev-a".into())),
+    ));
+    let claim = |reviewer: &str| pb::ClaimCaseRequest {
+        case_id: flagged.case_id.clone(),
+        reviewer_id: reviewer.into(),
+    };
+
+    let err = review.claim_case(claim("rev-b")).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert!(err.message().contains("rev-b"), "{}", err.message());
+
+    let case = review
+        .claim_case(claim("rev-a"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(case.claimed_by, "rev-a");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn health_is_open_without_a_credential() {
     let server = TestServer::start(Snap::Fresh, |c| token_per_role(&mut c.auth)).await;
     let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel.clone());

@@ -150,6 +150,16 @@ pub enum ServerError {
         /// What was missing or wrong.
         reason: String,
     },
+    /// A reviewer's `reviewer_id` is not the identity they authenticated as.
+    #[error(
+        "reviewer_id {claimed:?} is not the caller's identity {identity:?}: a reviewer acts only as themself"
+    )]
+    ActingAsAnother {
+        /// The authenticated identity's name.
+        identity: String,
+        /// The `reviewer_id` the request named.
+        claimed: String,
+    },
     /// The caller is known but holds none of the roles the RPC needs.
     #[error("{identity} may not call {method}: it needs one of the roles {needed}")]
     PermissionDenied {
@@ -179,7 +189,9 @@ impl From<ServerError> for Status {
             ServerError::Audit(_) | ServerError::NoStore => Code::Unavailable,
             ServerError::Store(e) => store_code(e),
             ServerError::Unauthenticated { .. } => Code::Unauthenticated,
-            ServerError::PermissionDenied { .. } => Code::PermissionDenied,
+            ServerError::PermissionDenied { .. } | ServerError::ActingAsAnother { .. } => {
+                Code::PermissionDenied
+            }
             ServerError::Config { .. }
             | ServerError::Io { .. }
             | ServerError::PublicKey { .. }

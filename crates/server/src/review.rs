@@ -14,6 +14,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::ServerError;
+use crate::auth::AuthIdentity;
 use crate::convert;
 use crate::state::AppState;
 
@@ -115,27 +116,39 @@ impl ReviewService {
         .await
     }
 
-    async fn claim(&self, req: pb::ClaimCaseRequest) -> Result<pb::Case, ServerError> {
+    async fn claim(
+        &self,
+        req: pb::ClaimCaseRequest,
+        caller: Option<AuthIdentity>,
+    ) -> Result<pb::Case, ServerError> {
         let store = self.store()?;
         let id = convert::review_id("case_id", &req.case_id)?;
-        let reviewer = convert::review_id("reviewer_id", &req.reviewer_id)?;
+        let reviewer = acting_reviewer(&req.reviewer_id, caller.as_ref())?;
         let case = store.claim_case(id, reviewer, chrono::Utc::now()).await?;
         convert::case(&case, digests_only(&case.evidence_digests))
     }
 
-    async fn release(&self, req: pb::ReleaseCaseRequest) -> Result<pb::Case, ServerError> {
+    async fn release(
+        &self,
+        req: pb::ReleaseCaseRequest,
+        caller: Option<AuthIdentity>,
+    ) -> Result<pb::Case, ServerError> {
         let store = self.store()?;
         let id = convert::review_id("case_id", &req.case_id)?;
-        let reviewer = convert::review_id("reviewer_id", &req.reviewer_id)?;
+        let reviewer = acting_reviewer(&req.reviewer_id, caller.as_ref())?;
         let case = store.release_case(id, reviewer, chrono::Utc::now()).await?;
         convert::case(&case, digests_only(&case.evidence_digests))
     }
 
-    async fn resolve(&self, req: pb::ResolveCaseRequest) -> Result<pb::Case, ServerError> {
+    async fn resolve(
+        &self,
+        req: pb::ResolveCaseRequest,
+        caller: Option<AuthIdentity>,
+    ) -> Result<pb::Case, ServerError> {
         let store = self.store()?;
         let resolve = Resolve {
             case_id: convert::review_id("case_id", &req.case_id)?.to_string(),
-            reviewer: convert::review_id("reviewer_id", &req.reviewer_id)?.to_string(),
+            reviewer: acting_reviewer(&req.reviewer_id, caller.as_ref())?.to_string(),
             outcome: convert::case_outcome_in(req.outcome)?,
             notes: convert::notes(&req.notes)?.to_string(),
             cleared_entry_ids: req
@@ -231,21 +244,24 @@ impl Review for ReviewService {
         &self,
         request: Request<pb::ClaimCaseRequest>,
     ) -> Result<Response<pb::Case>, Status> {
-        answer(self.claim(request.into_inner()).await)
+        let caller = request.extensions().get::<AuthIdentity>().cloned();
+        answer(self.claim(request.into_inner(), caller).await)
     }
 
     async fn release_case(
         &self,
         request: Request<pb::ReleaseCaseRequest>,
     ) -> Result<Response<pb::Case>, Status> {
-        answer(self.release(request.into_inner()).await)
+        let caller = request.extensions().get::<AuthIdentity>().cloned();
+        answer(self.release(request.into_inner(), caller).await)
     }
 
     async fn resolve_case(
         &self,
         request: Request<pb::ResolveCaseRequest>,
     ) -> Result<Response<pb::Case>, Status> {
-        answer(self.resolve(request.into_inner()).await)
+        let caller = request.extensions().get::<AuthIdentity>().cloned();
+        answer(self.resolve(request.into_inner(), caller).await)
     }
 
     type WatchCasesStream = CaseEventStream;
@@ -271,5 +287,23 @@ impl Review for ReviewService {
             tx,
         ));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// The reviewer a case action is recorded under. With access control on, a reviewer acts only
+/// as themself: `reviewer_id` must be the authenticated identity's name, so the audit trail
+/// names who really claimed, released or resolved the case. With it off (loopback only), the
+/// request's `reviewer_id` stands.
+fn acting_reviewer<'a>(
+    reviewer_id: &'a str,
+    caller: Option<&AuthIdentity>,
+) -> Result<&'a str, ServerError> {
+    let reviewer = convert::review_id("reviewer_id", reviewer_id)?;
+    match caller {
+        Some(identity) if *identity.name != *reviewer => Err(ServerError::ActingAsAnother {
+            identity: identity.name.to_string(),
+            claimed: reviewer.to_string(),
+        }),
+        _ => Ok(reviewer),
     }
 }
