@@ -192,6 +192,26 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
     fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
+/// Reads each input file whole, named by its path (the CSV importer's sources).
+fn read_files(inputs: &[PathBuf]) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    inputs
+        .iter()
+        .map(|p| {
+            fs::read(p)
+                .map(|b| (p.display().to_string(), b))
+                .with_context(|| format!("reading {}", p.display()))
+        })
+        .collect()
+}
+
+/// The files from [`read_files`] as the importer takes them.
+fn as_sources(files: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
+    files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect()
+}
+
 fn build(
     inputs: &[PathBuf],
     key_path: &Path,
@@ -201,18 +221,8 @@ fn build(
 ) -> anyhow::Result<ExitCode> {
     let key = snapshot::read_signing_key(&read_text(key_path)?)
         .with_context(|| format!("reading {}", key_path.display()))?;
-    let files: Vec<(String, Vec<u8>)> = inputs
-        .iter()
-        .map(|p| {
-            fs::read(p)
-                .map(|b| (p.display().to_string(), b))
-                .with_context(|| format!("reading {}", p.display()))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let sources: Vec<(&str, &[u8])> = files
-        .iter()
-        .map(|(n, b)| (n.as_str(), b.as_slice()))
-        .collect();
+    let files = read_files(inputs)?;
+    let sources = as_sources(&files);
     let total: u64 = files.iter().map(|(_, b)| b.len() as u64).sum();
 
     let bar = ProgressBar::new(total);
@@ -308,12 +318,13 @@ fn check_name(err: &WatchlistError) -> &'static str {
     match err {
         WatchlistError::Truncated { .. } => "length (truncated)",
         WatchlistError::NotASnapshot => "magic (not a snapshot)",
+        WatchlistError::NotADelta => "magic (not a delta)",
         WatchlistError::FutureFormat { .. } => "format version",
         WatchlistError::MalformedHeader { .. } => "header",
-        WatchlistError::Unsigned => "signature present (unsigned)",
+        WatchlistError::Unsigned { .. } => "signature present (unsigned)",
         WatchlistError::NoTrustedKeys => "trusted keys",
         WatchlistError::UntrustedSigner { .. } => "trusted signer",
-        WatchlistError::BadSignature => "signature",
+        WatchlistError::BadSignature { .. } => "signature",
         WatchlistError::Corrupted { .. } => "body digest (corrupted)",
         _ => "body",
     }
@@ -368,18 +379,8 @@ fn import_strict(inputs: &[PathBuf]) -> anyhow::Result<Vec<checkpost_watchlist::
     if inputs.is_empty() {
         return Ok(Vec::new());
     }
-    let files: Vec<(String, Vec<u8>)> = inputs
-        .iter()
-        .map(|p| {
-            fs::read(p)
-                .map(|b| (p.display().to_string(), b))
-                .with_context(|| format!("reading {}", p.display()))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let sources: Vec<(&str, &[u8])> = files
-        .iter()
-        .map(|(n, b)| (n.as_str(), b.as_slice()))
-        .collect();
+    let files = read_files(inputs)?;
+    let sources = as_sources(&files);
     match import_with_progress(&sources, ImportOptions { lenient: false }, &mut |_| {}) {
         Ok(imported) => Ok(imported.entries),
         Err(WatchlistError::RejectedRows { rows }) => {

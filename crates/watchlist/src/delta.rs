@@ -13,12 +13,14 @@
 //! 20+H     S bytes   ed25519 signature over bytes 0 .. 16+H
 //! 20+H+S   body      postcard of (adds: Vec<Entry>, removes: Vec<EntryId>)
 //! ```
-//! The key discipline is the snapshot's ([`crate::snapshot`]): the same PEM keys, the same
-//! trusted HQ key list, the signature over the header that carries the body's digest, and the
-//! same order of checks at load time, each failure its own [`WatchlistError`] variant
-//! (`Truncated`, `NotASnapshot` for a bad magic, `FutureFormat`, `MalformedHeader`, `Unsigned`,
-//! `NoTrustedKeys`, `UntrustedSigner`, `BadSignature`, `Corrupted`, `MalformedBody`). Nothing
-//! from the body is used before the signature and digest verified.
+//! The framing (magic, version, header, signature, body digest) is the snapshot's, shared in
+//! one private module, and so is the key discipline ([`crate::snapshot`]): the same PEM keys,
+//! the same trusted HQ key list, the signature over the header that carries the body's digest,
+//! and the same order of checks at load time, each failure its own [`WatchlistError`] variant
+//! naming the file a delta ([`crate::FileKind::Delta`]): `Truncated`, `NotADelta` for a bad
+//! magic, `FutureFormat`, `MalformedHeader`, `Unsigned`, `NoTrustedKeys`, `UntrustedSigner`,
+//! `BadSignature`, `Corrupted`, `MalformedBody`. Nothing from the body is used before the
+//! signature and digest verified.
 //!
 //! # Overlay semantics
 //! Deltas apply in order; for each entry id the last delta that names it wins. An added entry
@@ -30,11 +32,12 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
 
+use crate::envelope::{self, Format, Opened};
 use crate::matcher::{Match, Query};
 use crate::snapshot::{Snapshot, SnapshotHeader};
-use crate::{Direction, Entry, EntryId, WatchlistError};
+use crate::{Direction, Entry, EntryId, FileKind, WatchlistError};
 
 /// The newest delta format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -43,15 +46,19 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const MAGIC: [u8; 8] = *b"CPWLDLTA";
 
 /// Largest header accepted.
-pub const MAX_HEADER_BYTES: u32 = 64 * 1024;
+pub const MAX_HEADER_BYTES: u32 = envelope::MAX_HEADER_BYTES;
 
 /// Largest number of adds plus removes in one delta. A delta is an urgent intraday change
 /// (a few names, at most a few thousand); its overlay index is rebuilt on every apply, so bulk
 /// changes belong in a snapshot.
 pub const MAX_DELTA_ENTRIES: usize = 100_000;
 
-const PREAMBLE: usize = 16;
-const SIGNATURE_LEN: usize = 64;
+/// The framing of a delta file ([`crate::envelope`]).
+const FORMAT: Format = Format {
+    magic: MAGIC,
+    version: FORMAT_VERSION,
+    kind: FileKind::Delta,
+};
 
 /// What a delta says about itself. [`read_header`] returns it without any trust;
 /// [`Delta::load`] only after the signature and digest verified.
@@ -99,6 +106,23 @@ struct WireHeader {
     body_len: u64,
     body_digest: [u8; 32],
     signer: [u8; 32],
+}
+
+envelope::signed_header!(WireHeader);
+
+/// The public header of an opened file (not trusted until [`envelope::verify`] accepted it).
+fn header_of(opened: Opened<'_, WireHeader>) -> DeltaHeader {
+    let wire = opened.header;
+    DeltaHeader {
+        format_version: opened.format_version,
+        id: wire.id,
+        created_at: opened.created_at,
+        base_version: wire.base_version,
+        adds: wire.adds,
+        removes: wire.removes,
+        body_digest: wire.body_digest,
+        signer: wire.signer,
+    }
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -169,23 +193,7 @@ pub fn build(
         body_digest: *blake3::hash(&body).as_bytes(),
         signer: key.verifying_key().to_bytes(),
     };
-    let header = postcard::to_stdvec(&wire).map_err(encode)?;
-    let header_len = u32::try_from(header.len())
-        .ok()
-        .filter(|n| *n <= MAX_HEADER_BYTES)
-        .ok_or_else(|| WatchlistError::Encode {
-            reason: format!("header of {} bytes is too large", header.len()),
-        })?;
-    let mut out = Vec::with_capacity(PREAMBLE + header.len() + 4 + SIGNATURE_LEN + body.len());
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&header_len.to_le_bytes());
-    out.extend_from_slice(&header);
-    let signature = key.sign(&out);
-    out.extend_from_slice(&(SIGNATURE_LEN as u32).to_le_bytes());
-    out.extend_from_slice(&signature.to_bytes());
-    out.extend_from_slice(&body);
-    Ok(out)
+    envelope::seal(&FORMAT, &wire, &body, key)
 }
 
 /// Whether `bytes` start like a delta file (for tools that accept snapshots and deltas).
@@ -195,7 +203,7 @@ pub fn is_delta(bytes: &[u8]) -> bool {
 
 /// Reads the header without verifying anything (for `snapshot inspect`).
 pub fn read_header(bytes: &[u8]) -> Result<DeltaHeader, WatchlistError> {
-    parse(bytes).map(|p| p.header)
+    envelope::open::<WireHeader>(&FORMAT, bytes).map(header_of)
 }
 
 /// A verified, decoded delta.
@@ -213,54 +221,21 @@ impl Delta {
     /// Verifies `bytes` against the `trusted` HQ keys and decodes them, in the order of checks
     /// in the module docs.
     pub fn load(bytes: &[u8], trusted: &[VerifyingKey]) -> Result<Delta, WatchlistError> {
-        if trusted.is_empty() {
-            return Err(WatchlistError::NoTrustedKeys);
-        }
-        let parsed = parse(bytes)?;
-        let signature = parsed.signature.ok_or(WatchlistError::Unsigned)?;
-        let signer = trusted
-            .iter()
-            .find(|k| k.as_bytes() == &parsed.header.signer)
-            .ok_or_else(|| WatchlistError::UntrustedSigner {
-                signer: parsed.header.signer_hex(),
-            })?;
-        signer
-            .verify_strict(parsed.signed, &Signature::from_bytes(&signature))
-            .map_err(|_| WatchlistError::BadSignature)?;
-        let body = parsed.rest;
-        let body_len = parsed.body_len;
-        if (body.len() as u64) < body_len {
-            return Err(WatchlistError::Truncated {
-                part: "body",
-                needed: body_len,
-                available: body.len() as u64,
-            });
-        }
-        if body.len() as u64 > body_len {
-            return Err(WatchlistError::Corrupted {
-                expected: parsed.header.digest_hex(),
-                actual: format!("{} unsigned trailing bytes", body.len() as u64 - body_len),
-            });
-        }
-        let digest = blake3::hash(body);
-        if digest.as_bytes() != &parsed.header.body_digest {
-            return Err(WatchlistError::Corrupted {
-                expected: parsed.header.digest_hex(),
-                actual: digest.to_hex().to_string(),
-            });
-        }
-        let malformed = |reason: String| WatchlistError::MalformedBody { reason };
+        let (opened, body) = envelope::verify::<WireHeader>(&FORMAT, bytes, trusted)?;
+        let header = header_of(opened);
+        let malformed = |reason: String| WatchlistError::MalformedBody {
+            kind: FileKind::Delta,
+            reason,
+        };
         let wire: WireBody = postcard::from_bytes(body).map_err(|e| malformed(e.to_string()))?;
-        if wire.adds.len() as u64 != parsed.header.adds
-            || wire.removes.len() as u64 != parsed.header.removes
-        {
+        if wire.adds.len() as u64 != header.adds || wire.removes.len() as u64 != header.removes {
             return Err(malformed(
                 "add/remove counts disagree with the header".to_string(),
             ));
         }
         check_ids(&wire.adds, &wire.removes).map_err(|e| malformed(e.to_string()))?;
         Ok(Delta {
-            header: parsed.header,
+            header,
             adds: wire.adds,
             removes: wire.removes,
         })
@@ -494,111 +469,4 @@ impl DeltaSet {
             _ => self.overlay.entries.get(position - base_len),
         }
     }
-}
-
-/// A file split into its parts, nothing verified.
-struct Parsed<'a> {
-    header: DeltaHeader,
-    body_len: u64,
-    signed: &'a [u8],
-    signature: Option<[u8; SIGNATURE_LEN]>,
-    rest: &'a [u8],
-}
-
-fn parse(bytes: &[u8]) -> Result<Parsed<'_>, WatchlistError> {
-    let truncated = |part, needed: usize, available: usize| WatchlistError::Truncated {
-        part,
-        needed: needed as u64,
-        available: available as u64,
-    };
-    let magic_len = bytes.len().min(MAGIC.len());
-    if bytes[..magic_len] != MAGIC[..magic_len] {
-        return Err(WatchlistError::NotASnapshot);
-    }
-    if bytes.len() < PREAMBLE {
-        return Err(truncated("preamble", PREAMBLE, bytes.len()));
-    }
-    let u32_at = |at: usize| {
-        let mut b = [0u8; 4];
-        b.copy_from_slice(&bytes[at..at + 4]);
-        u32::from_le_bytes(b)
-    };
-    let format_version = u32_at(8);
-    if format_version > FORMAT_VERSION {
-        return Err(WatchlistError::FutureFormat {
-            found: format_version,
-            supported: FORMAT_VERSION,
-        });
-    }
-    if format_version != FORMAT_VERSION {
-        return Err(WatchlistError::MalformedHeader {
-            reason: format!("unknown delta format version {format_version}"),
-        });
-    }
-    let header_len = u32_at(12);
-    if header_len > MAX_HEADER_BYTES {
-        return Err(WatchlistError::MalformedHeader {
-            reason: format!("header length {header_len} exceeds {MAX_HEADER_BYTES}"),
-        });
-    }
-    let header_end = PREAMBLE + header_len as usize;
-    if bytes.len() < header_end {
-        return Err(truncated(
-            "header",
-            header_len as usize,
-            bytes.len() - PREAMBLE,
-        ));
-    }
-    let (wire, extra): (WireHeader, &[u8]) =
-        postcard::take_from_bytes(&bytes[PREAMBLE..header_end]).map_err(|e| {
-            WatchlistError::MalformedHeader {
-                reason: e.to_string(),
-            }
-        })?;
-    if !extra.is_empty() {
-        return Err(WatchlistError::MalformedHeader {
-            reason: format!("{} stray bytes after the header", extra.len()),
-        });
-    }
-    let created_at = DateTime::from_timestamp(wire.created_at_secs, wire.created_at_nanos)
-        .ok_or_else(|| WatchlistError::MalformedHeader {
-            reason: "created-at is out of range".to_string(),
-        })?;
-    if bytes.len() < header_end + 4 {
-        return Err(truncated("signature", 4, bytes.len() - header_end));
-    }
-    let sig_len = u32_at(header_end) as usize;
-    let sig_start = header_end + 4;
-    let signature = match sig_len {
-        0 => None,
-        SIGNATURE_LEN => {
-            let sig = bytes
-                .get(sig_start..sig_start + SIGNATURE_LEN)
-                .ok_or_else(|| truncated("signature", SIGNATURE_LEN, bytes.len() - sig_start))?;
-            let mut s = [0u8; SIGNATURE_LEN];
-            s.copy_from_slice(sig);
-            Some(s)
-        }
-        other => {
-            return Err(WatchlistError::MalformedHeader {
-                reason: format!("signature length {other}, expected {SIGNATURE_LEN} or 0"),
-            });
-        }
-    };
-    Ok(Parsed {
-        header: DeltaHeader {
-            format_version,
-            id: wire.id,
-            created_at,
-            base_version: wire.base_version,
-            adds: wire.adds,
-            removes: wire.removes,
-            body_digest: wire.body_digest,
-            signer: wire.signer,
-        },
-        body_len: wire.body_len,
-        signed: &bytes[..header_end],
-        signature,
-        rest: &bytes[sig_start + sig_len..],
-    })
 }

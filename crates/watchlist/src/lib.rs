@@ -4,6 +4,8 @@
 //! - [`Entry`]: one listed person or document.
 //! - [`csv`]: HQ's CSV export, strictly validated.
 //! - [`snapshot`]: the signed snapshot file: build, sign, verify, load.
+//! - [`delta`]: signed intraday delta files (adds, replacements, removals between two
+//!   snapshots) and the [`delta::DeltaSet`] overlay the matcher sees on top of a snapshot.
 //! - [`synth`]: realistic synthetic watchlists for tests, benches and load tests.
 //! - [`normalize`]: name normalization (transliteration variants, honorifics, truncation).
 //! - [`index`]: exact and name indexes over a snapshot's entries.
@@ -12,6 +14,7 @@
 
 pub mod csv;
 pub mod delta;
+mod envelope;
 pub mod index;
 pub mod matcher;
 pub mod normalize;
@@ -123,8 +126,10 @@ pub enum WatchlistError {
         reason: String,
     },
     /// The file ends before the part named by `part` does.
-    #[error("snapshot is truncated: {part} needs {needed} bytes, the file has {available}")]
+    #[error("{kind} is truncated: {part} needs {needed} bytes, the file has {available}")]
     Truncated {
+        /// Which kind of file.
+        kind: FileKind,
         /// Which part of the file was cut off ("preamble", "header", "signature", "body").
         part: &'static str,
         /// Bytes that part needs.
@@ -135,40 +140,57 @@ pub enum WatchlistError {
     /// The file does not start with the snapshot magic: it is not a checkpost snapshot.
     #[error("not a checkpost snapshot (bad magic)")]
     NotASnapshot,
+    /// The file does not start with the delta magic: it is not a checkpost delta.
+    #[error("not a checkpost delta (bad magic)")]
+    NotADelta,
     /// Written by a newer checkpost whose format this build does not know.
     #[error(
-        "snapshot format version {found} is newer than this build supports ({supported}); upgrade checkpost"
+        "{kind} format version {found} is newer than this build supports ({supported}); upgrade checkpost"
     )]
     FutureFormat {
+        /// Which kind of file.
+        kind: FileKind,
         /// The version in the file.
         found: u32,
         /// The newest version this build reads.
         supported: u32,
     },
     /// The header is present but does not decode.
-    #[error("snapshot header is malformed: {reason}")]
+    #[error("{kind} header is malformed: {reason}")]
     MalformedHeader {
+        /// Which kind of file.
+        kind: FileKind,
         /// The decoder's message.
         reason: String,
     },
     /// The file carries no signature.
-    #[error("snapshot is unsigned")]
-    Unsigned,
+    #[error("{kind} is unsigned")]
+    Unsigned {
+        /// Which kind of file.
+        kind: FileKind,
+    },
     /// The loader was given no trusted HQ key, so nothing can verify.
     #[error("no trusted HQ public key configured")]
     NoTrustedKeys,
     /// Signed by a key that is not among the trusted HQ keys.
-    #[error("snapshot is signed by an untrusted key {signer}")]
+    #[error("{kind} is signed by an untrusted key {signer}")]
     UntrustedSigner {
+        /// Which kind of file.
+        kind: FileKind,
         /// The signer's public key, hex.
         signer: String,
     },
     /// The signature does not verify: the header was altered or the signature forged.
-    #[error("snapshot signature does not verify (header altered or forged)")]
-    BadSignature,
+    #[error("{kind} signature does not verify (header altered or forged)")]
+    BadSignature {
+        /// Which kind of file.
+        kind: FileKind,
+    },
     /// The body's blake3 digest differs from the signed one: the body is corrupted or altered.
-    #[error("snapshot body is corrupted: digest {actual} does not match the signed {expected}")]
+    #[error("{kind} body is corrupted: digest {actual} does not match the signed {expected}")]
     Corrupted {
+        /// Which kind of file.
+        kind: FileKind,
         /// Digest in the signed header, hex.
         expected: String,
         /// Digest of the body found, hex.
@@ -176,9 +198,36 @@ pub enum WatchlistError {
     },
     /// The body verified but does not decode or disagrees with its header (a bug at HQ, since
     /// the bytes are exactly what was signed).
-    #[error("snapshot body is malformed: {reason}")]
+    #[error("{kind} body is malformed: {reason}")]
     MalformedBody {
+        /// Which kind of file.
+        kind: FileKind,
         /// What is wrong with it.
         reason: String,
     },
+}
+
+/// The kind of signed file an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A nightly snapshot ([`snapshot`]).
+    Snapshot,
+    /// An intraday delta ([`delta`]).
+    Delta,
+}
+
+impl FileKind {
+    /// The kind in words, as error messages name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::Snapshot => "snapshot",
+            FileKind::Delta => "delta",
+        }
+    }
+}
+
+impl std::fmt::Display for FileKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

@@ -16,6 +16,10 @@
 //!                    build order (chunks bound the loader's peak memory, and leave room
 //!                    for decoding on several cores)
 //! ```
+//! The framing (everything but the header's fields and the body) is shared with delta files
+//! in one private module (`envelope`); errors from it name the kind of file
+//! ([`crate::FileKind::Snapshot`]).
+//!
 //! # Load order
 //! [`Snapshot::load`] checks, in this order, and stops at the first failure, each with its own
 //! [`WatchlistError`] variant: length and magic (`Truncated`, `NotASnapshot`), format version
@@ -36,12 +40,12 @@ use std::collections::HashSet;
 use chrono::{DateTime, NaiveDate, Utc};
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
-use ed25519_dalek::{Signature, Signer};
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 
+use crate::envelope::{self, Format, Opened};
 use crate::index::Index;
 use crate::matcher::{Match, Query};
-use crate::{Direction, Entry, ListKind, WatchlistError};
+use crate::{Direction, Entry, FileKind, ListKind, WatchlistError};
 
 /// The newest file format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -50,13 +54,17 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const MAGIC: [u8; 8] = *b"CPWLSNAP";
 
 /// Largest header accepted (the header is small; a larger length is a broken file).
-pub const MAX_HEADER_BYTES: u32 = 64 * 1024;
+pub const MAX_HEADER_BYTES: u32 = envelope::MAX_HEADER_BYTES;
 
 /// Entries per body chunk.
 pub const CHUNK_ENTRIES: usize = 32 * 1024;
 
-const PREAMBLE: usize = 16;
-const SIGNATURE_LEN: usize = 64;
+/// The framing of a snapshot file ([`crate::envelope`]).
+const FORMAT: Format = Format {
+    magic: MAGIC,
+    version: FORMAT_VERSION,
+    kind: FileKind::Snapshot,
+};
 
 /// What a snapshot says about itself. [`read_header`] returns it without any trust;
 /// [`Snapshot::load`] only after the signature and digest verified.
@@ -125,6 +133,21 @@ struct WireHeader {
     signer: [u8; 32],
 }
 
+envelope::signed_header!(WireHeader);
+
+/// The public header of an opened file (not trusted until [`envelope::verify`] accepted it).
+fn header_of(opened: &Opened<'_, WireHeader>) -> SnapshotHeader {
+    let wire = &opened.header;
+    SnapshotHeader {
+        format_version: opened.format_version,
+        version: wire.version.clone(),
+        created_at: opened.created_at,
+        counts: wire.counts.clone(),
+        body_digest: wire.body_digest,
+        signer: wire.signer,
+    }
+}
+
 /// Builds a signed snapshot file of `entries`. Refuses an empty list of entries (a post
 /// loading it would clear everyone) and duplicate entry ids.
 pub fn build(
@@ -154,31 +177,13 @@ pub fn build(
         body_digest: *blake3::hash(&body).as_bytes(),
         signer: key.verifying_key().to_bytes(),
     };
-    let header = postcard::to_stdvec(&wire).map_err(|e| WatchlistError::Encode {
-        reason: e.to_string(),
-    })?;
-    let header_len = u32::try_from(header.len())
-        .ok()
-        .filter(|n| *n <= MAX_HEADER_BYTES)
-        .ok_or_else(|| WatchlistError::Encode {
-            reason: format!("header of {} bytes is too large", header.len()),
-        })?;
-    let mut out = Vec::with_capacity(PREAMBLE + header.len() + 4 + SIGNATURE_LEN + body.len());
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&header_len.to_le_bytes());
-    out.extend_from_slice(&header);
-    let signature = key.sign(&out);
-    out.extend_from_slice(&(SIGNATURE_LEN as u32).to_le_bytes());
-    out.extend_from_slice(&signature.to_bytes());
-    out.extend_from_slice(&body);
-    Ok(out)
+    envelope::seal(&FORMAT, &wire, &body, key)
 }
 
 /// Reads the header without verifying anything (for `snapshot inspect`). Nothing in it is
 /// trustworthy until [`Snapshot::load`] accepts the file.
 pub fn read_header(bytes: &[u8]) -> Result<SnapshotHeader, WatchlistError> {
-    parse(bytes).map(|p| p.header)
+    envelope::open::<WireHeader>(&FORMAT, bytes).map(|o| header_of(&o))
 }
 
 /// A verified, decoded, indexed snapshot: immutable once loaded.
@@ -195,49 +200,17 @@ impl Snapshot {
     /// Verifies `bytes` against the `trusted` HQ keys and loads them: see the module docs for
     /// the order of checks. The body is decoded only after the signature and digest verified.
     pub fn load(bytes: &[u8], trusted: &[VerifyingKey]) -> Result<Snapshot, WatchlistError> {
-        if trusted.is_empty() {
-            return Err(WatchlistError::NoTrustedKeys);
-        }
-        let parsed = parse(bytes)?;
-        let signature = parsed.signature.ok_or(WatchlistError::Unsigned)?;
-        let signer = trusted
-            .iter()
-            .find(|k| k.as_bytes() == &parsed.header.signer)
-            .ok_or_else(|| WatchlistError::UntrustedSigner {
-                signer: parsed.header.signer_hex(),
-            })?;
-        signer
-            .verify_strict(parsed.signed, &Signature::from_bytes(&signature))
-            .map_err(|_| WatchlistError::BadSignature)?;
-        let body = parsed.rest;
-        let body_len = parsed.body_len;
-        if (body.len() as u64) < body_len {
-            return Err(WatchlistError::Truncated {
-                part: "body",
-                needed: body_len,
-                available: body.len() as u64,
-            });
-        }
-        if body.len() as u64 > body_len {
-            return Err(WatchlistError::Corrupted {
-                expected: parsed.header.digest_hex(),
-                actual: format!("{} unsigned trailing bytes", body.len() as u64 - body_len),
-            });
-        }
-        let digest = blake3::hash(body);
-        if digest.as_bytes() != &parsed.header.body_digest {
-            return Err(WatchlistError::Corrupted {
-                expected: parsed.header.digest_hex(),
-                actual: digest.to_hex().to_string(),
-            });
-        }
-        let entries = decode_body(body, &parsed.chunk_lens, parsed.entry_count)?;
-        if entries.len() as u64 != parsed.entry_count || counts(&entries) != parsed.header.counts {
+        let (opened, body) = envelope::verify::<WireHeader>(&FORMAT, bytes, trusted)?;
+        let header = header_of(&opened);
+        let wire = opened.header;
+        let entries = decode_body(body, &wire.chunk_lens, wire.entry_count)?;
+        if entries.len() as u64 != wire.entry_count || counts(&entries) != header.counts {
             return Err(WatchlistError::MalformedBody {
+                kind: FileKind::Snapshot,
                 reason: "entry counts disagree with the header".to_string(),
             });
         }
-        Ok(Self::from_entries(parsed.header, entries))
+        Ok(Self::from_entries(header, entries))
     }
 
     /// A snapshot from entries already in memory (tests, tools); builds the index. Nothing is
@@ -344,7 +317,10 @@ fn decode_body(
     chunk_lens: &[u64],
     entry_count: u64,
 ) -> Result<Vec<Entry>, WatchlistError> {
-    let malformed = |reason: String| WatchlistError::MalformedBody { reason };
+    let malformed = |reason: String| WatchlistError::MalformedBody {
+        kind: FileKind::Snapshot,
+        reason,
+    };
     // `entry_count` is signed by HQ; the body length still bounds it (an entry takes bytes).
     let capacity = usize::try_from(entry_count).unwrap_or(0).min(body.len());
     let mut entries: Vec<Entry> = Vec::with_capacity(capacity);
@@ -367,116 +343,4 @@ fn decode_body(
         )));
     }
     Ok(entries)
-}
-
-/// A file split into its parts, nothing verified.
-struct Parsed<'a> {
-    header: SnapshotHeader,
-    entry_count: u64,
-    body_len: u64,
-    chunk_lens: Vec<u64>,
-    /// Bytes the signature covers.
-    signed: &'a [u8],
-    signature: Option<[u8; SIGNATURE_LEN]>,
-    /// Everything after the signature: the body, if the file is whole.
-    rest: &'a [u8],
-}
-
-fn parse(bytes: &[u8]) -> Result<Parsed<'_>, WatchlistError> {
-    let truncated = |part, needed: usize, available: usize| WatchlistError::Truncated {
-        part,
-        needed: needed as u64,
-        available: available as u64,
-    };
-    let magic_len = bytes.len().min(MAGIC.len());
-    if bytes[..magic_len] != MAGIC[..magic_len] {
-        return Err(WatchlistError::NotASnapshot);
-    }
-    if bytes.len() < PREAMBLE {
-        return Err(truncated("preamble", PREAMBLE, bytes.len()));
-    }
-    let u32_at = |at: usize| {
-        let mut b = [0u8; 4];
-        b.copy_from_slice(&bytes[at..at + 4]);
-        u32::from_le_bytes(b)
-    };
-    let format_version = u32_at(8);
-    if format_version > FORMAT_VERSION {
-        return Err(WatchlistError::FutureFormat {
-            found: format_version,
-            supported: FORMAT_VERSION,
-        });
-    }
-    if format_version != FORMAT_VERSION {
-        return Err(WatchlistError::MalformedHeader {
-            reason: format!("unknown format version {format_version}"),
-        });
-    }
-    let header_len = u32_at(12);
-    if header_len > MAX_HEADER_BYTES {
-        return Err(WatchlistError::MalformedHeader {
-            reason: format!("header length {header_len} exceeds {MAX_HEADER_BYTES}"),
-        });
-    }
-    let header_end = PREAMBLE + header_len as usize;
-    if bytes.len() < header_end {
-        return Err(truncated(
-            "header",
-            header_len as usize,
-            bytes.len() - PREAMBLE,
-        ));
-    }
-    let (wire, extra): (WireHeader, &[u8]) =
-        postcard::take_from_bytes(&bytes[PREAMBLE..header_end]).map_err(|e| {
-            WatchlistError::MalformedHeader {
-                reason: e.to_string(),
-            }
-        })?;
-    if !extra.is_empty() {
-        return Err(WatchlistError::MalformedHeader {
-            reason: format!("{} stray bytes after the header", extra.len()),
-        });
-    }
-    let created_at = DateTime::from_timestamp(wire.created_at_secs, wire.created_at_nanos)
-        .ok_or_else(|| WatchlistError::MalformedHeader {
-            reason: "created-at is out of range".to_string(),
-        })?;
-    if bytes.len() < header_end + 4 {
-        return Err(truncated("signature", 4, bytes.len() - header_end));
-    }
-    let sig_len = u32_at(header_end) as usize;
-    let sig_start = header_end + 4;
-    let signature = match sig_len {
-        0 => None,
-        SIGNATURE_LEN => {
-            let sig = bytes
-                .get(sig_start..sig_start + SIGNATURE_LEN)
-                .ok_or_else(|| truncated("signature", SIGNATURE_LEN, bytes.len() - sig_start))?;
-            let mut s = [0u8; SIGNATURE_LEN];
-            s.copy_from_slice(sig);
-            Some(s)
-        }
-        other => {
-            return Err(WatchlistError::MalformedHeader {
-                reason: format!("signature length {other}, expected {SIGNATURE_LEN} or 0"),
-            });
-        }
-    };
-    let rest = &bytes[sig_start + sig_len..];
-    Ok(Parsed {
-        header: SnapshotHeader {
-            format_version,
-            version: wire.version,
-            created_at,
-            counts: wire.counts,
-            body_digest: wire.body_digest,
-            signer: wire.signer,
-        },
-        entry_count: wire.entry_count,
-        body_len: wire.body_len,
-        chunk_lens: wire.chunk_lens,
-        signed: &bytes[..header_end],
-        signature,
-        rest,
-    })
 }

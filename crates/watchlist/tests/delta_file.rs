@@ -3,29 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use checkpost_watchlist::delta::{self, Delta, DeltaSet};
 use checkpost_watchlist::matcher::Query;
-use checkpost_watchlist::snapshot::{
-    SigningKey, Snapshot, SnapshotHeader, VerifyingKey, read_signing_key, read_verifying_key,
-};
-use checkpost_watchlist::{Direction, Entry, EntryId, WatchlistError, synth};
+use checkpost_watchlist::snapshot::{Snapshot, SnapshotHeader};
+use checkpost_watchlist::{Direction, Entry, EntryId, FileKind, WatchlistError, synth};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-
-fn keys_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/keys")
-}
-
-fn signing(name: &str) -> SigningKey {
-    read_signing_key(&std::fs::read_to_string(keys_dir().join(format!("{name}.key"))).unwrap())
-        .unwrap()
-}
-
-fn verifying(name: &str) -> VerifyingKey {
-    read_verifying_key(&std::fs::read_to_string(keys_dir().join(format!("{name}.pub"))).unwrap())
-        .unwrap()
-}
+use common::{signing, verifying};
 
 fn signed_at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 12, 5, 0).unwrap()
@@ -64,6 +49,19 @@ fn file(adds: &[Entry], removes: &[&str], id: &str) -> Vec<u8> {
         signed_at(),
         Some("base"),
         &signing("hq-test"),
+    )
+    .unwrap()
+}
+
+/// A one-add delta signed by a key HQ does not trust.
+fn signed_by_other_key() -> Vec<u8> {
+    delta::build(
+        &[new_entry("N")],
+        &[],
+        "d",
+        signed_at(),
+        None,
+        &signing("other-test"),
     )
     .unwrap()
 }
@@ -132,18 +130,10 @@ fn building_refuses_an_empty_delta_and_an_id_named_twice() {
 
 #[test]
 fn a_delta_signed_by_another_key_is_an_untrusted_signer() {
-    let bytes = delta::build(
-        &[new_entry("N")],
-        &[],
-        "d",
-        signed_at(),
-        None,
-        &signing("other-test"),
-    )
-    .unwrap();
+    let bytes = signed_by_other_key();
     let err = load(&bytes).unwrap_err();
     assert!(
-        matches!(&err, WatchlistError::UntrustedSigner { signer } if *signer == hex::encode(verifying("other-test").to_bytes())),
+        matches!(&err, WatchlistError::UntrustedSigner { signer, .. } if *signer == hex::encode(verifying("other-test").to_bytes())),
         "{err}"
     );
     assert!(matches!(
@@ -169,10 +159,7 @@ fn each_kind_of_damage_has_its_own_error() {
 
     let mut snap_magic = good.clone();
     snap_magic[..8].copy_from_slice(b"CPWLSNAP");
-    assert!(matches!(
-        load(&snap_magic),
-        Err(WatchlistError::NotASnapshot)
-    ));
+    assert!(matches!(load(&snap_magic), Err(WatchlistError::NotADelta)));
 
     let mut future = good.clone();
     future[8..12].copy_from_slice(&(delta::FORMAT_VERSION + 1).to_le_bytes());
@@ -189,18 +176,55 @@ fn each_kind_of_damage_has_its_own_error() {
     let mut sig = good.clone();
     let at = signature_len_at(&sig) + 4 + 10;
     sig[at] ^= 0x01;
-    assert!(matches!(load(&sig), Err(WatchlistError::BadSignature)));
+    assert!(matches!(
+        load(&sig),
+        Err(WatchlistError::BadSignature { .. })
+    ));
 
     let mut unsigned = good.clone();
     let at = signature_len_at(&unsigned);
     unsigned[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
-    assert!(matches!(load(&unsigned), Err(WatchlistError::Unsigned)));
+    assert!(matches!(
+        load(&unsigned),
+        Err(WatchlistError::Unsigned { .. })
+    ));
 
     let mut trailing = good;
     trailing.push(0);
     assert!(matches!(
         load(&trailing),
         Err(WatchlistError::Corrupted { .. })
+    ));
+}
+
+#[test]
+fn errors_about_a_delta_file_say_delta_not_snapshot() {
+    let good = file(&[new_entry("N")], &["X-1"], "d");
+    let mut unsigned = good.clone();
+    let at = signature_len_at(&unsigned);
+    unsigned[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
+    let mut corrupt = good.clone();
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0x01;
+    let untrusted = signed_by_other_key();
+    let cases: [(&[u8], &str); 5] = [
+        (&good[..good.len() - 3], "delta is truncated"),
+        (b"CPWLSNAP and more", "not a checkpost delta (bad magic)"),
+        (&unsigned, "delta is unsigned"),
+        (&corrupt, "delta body is corrupted"),
+        (&untrusted, "delta is signed by an untrusted key"),
+    ];
+    for (bytes, want) in cases {
+        let err = load(bytes).unwrap_err();
+        assert!(err.to_string().contains(want), "{err} (want {want})");
+        assert!(!err.to_string().contains("snapshot"), "{err}");
+    }
+    assert!(matches!(
+        load(&corrupt),
+        Err(WatchlistError::Corrupted {
+            kind: FileKind::Delta,
+            ..
+        })
     ));
 }
 

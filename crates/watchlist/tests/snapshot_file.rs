@@ -3,29 +3,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use checkpost_watchlist::snapshot::{
-    self, FORMAT_VERSION, MAGIC, SigningKey, Snapshot, VerifyingKey, read_header, read_signing_key,
-    read_verifying_key,
+    self, FORMAT_VERSION, MAGIC, Snapshot, read_header, read_signing_key, read_verifying_key,
 };
-use checkpost_watchlist::{Entry, ListKind, WatchlistError, synth};
+use checkpost_watchlist::{Entry, FileKind, ListKind, WatchlistError, synth};
 use chrono::{DateTime, TimeZone, Utc};
+use common::{signing, verifying};
 use proptest::prelude::*;
-
-fn keys_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/keys")
-}
-
-fn signing(name: &str) -> SigningKey {
-    read_signing_key(&std::fs::read_to_string(keys_dir().join(format!("{name}.key"))).unwrap())
-        .unwrap()
-}
-
-fn verifying(name: &str) -> VerifyingKey {
-    read_verifying_key(&std::fs::read_to_string(keys_dir().join(format!("{name}.pub"))).unwrap())
-        .unwrap()
-}
 
 fn built_at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 23, 30, 0).unwrap()
@@ -142,7 +130,7 @@ fn a_file_signed_by_an_untrusted_key_is_refused_naming_the_key() {
     let bytes =
         snapshot::build(&sample_entries(), "v", built_at(), &signing("other-test")).unwrap();
     match load(&bytes) {
-        Err(WatchlistError::UntrustedSigner { signer }) => {
+        Err(WatchlistError::UntrustedSigner { signer, .. }) => {
             assert_eq!(signer, hex(verifying("other-test").as_bytes()));
         }
         other => panic!("{other:?}"),
@@ -168,7 +156,10 @@ fn a_file_whose_signature_is_removed_is_refused_as_unsigned() {
     let mut unsigned = bytes[..at].to_vec();
     unsigned.extend_from_slice(&0u32.to_le_bytes());
     unsigned.extend_from_slice(&bytes[at + 4 + 64..]);
-    assert!(matches!(load(&unsigned), Err(WatchlistError::Unsigned)));
+    assert!(matches!(
+        load(&unsigned),
+        Err(WatchlistError::Unsigned { .. })
+    ));
     // inspect still reads it: the header needs no trust.
     assert!(read_header(&unsigned).is_ok());
 }
@@ -179,7 +170,10 @@ fn a_tampered_signature_or_header_is_refused_as_a_bad_signature() {
     let at = signature_len_at(&bytes);
     let mut sig = bytes.clone();
     sig[at + 4 + 10] ^= 0x01;
-    assert!(matches!(load(&sig), Err(WatchlistError::BadSignature)));
+    assert!(matches!(
+        load(&sig),
+        Err(WatchlistError::BadSignature { .. })
+    ));
 
     // Relabel the build: the version label's last byte sits inside the signed header.
     let mut header = bytes.clone();
@@ -189,7 +183,10 @@ fn a_tampered_signature_or_header_is_refused_as_a_bad_signature() {
         .position(|w| w == label)
         .unwrap();
     header[pos + label.len() - 1] = b'2';
-    assert!(matches!(load(&header), Err(WatchlistError::BadSignature)));
+    assert!(matches!(
+        load(&header),
+        Err(WatchlistError::BadSignature { .. })
+    ));
 }
 
 #[test]
@@ -198,7 +195,9 @@ fn a_corrupted_body_is_refused_with_both_digests() {
     let last = bytes.len() - 5;
     bytes[last] ^= 0x40;
     match load(&bytes) {
-        Err(WatchlistError::Corrupted { expected, actual }) => {
+        Err(WatchlistError::Corrupted {
+            expected, actual, ..
+        }) => {
             assert_ne!(expected, actual);
             assert_eq!(expected.len(), 64);
         }
@@ -254,7 +253,11 @@ fn a_file_from_a_future_format_is_refused_naming_both_versions() {
     let mut bytes = sample_file();
     bytes[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
     match load(&bytes) {
-        Err(WatchlistError::FutureFormat { found, supported }) => {
+        Err(WatchlistError::FutureFormat {
+            kind: FileKind::Snapshot,
+            found,
+            supported,
+        }) => {
             assert_eq!((found, supported), (FORMAT_VERSION + 1, FORMAT_VERSION));
         }
         other => panic!("{other:?}"),
