@@ -1,5 +1,5 @@
-//! The background checkpointer: the writer never checkpoints inside a commit, yet committed
-//! pages still reach the database file and the WAL does not grow without bound.
+//! The background checkpointer: committed pages reach the database file without waiting for the
+//! writer's own checkpoint, and the WAL does not grow without bound.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -25,6 +25,15 @@ fn wait_for(store: &SqliteStore, done: impl Fn(&checkpost_store::WriterStats) ->
     }
 }
 
+/// Waits for a checkpoint pass that began after this call and left nothing in the WAL (the pass
+/// in progress when called may have begun before the last write, hence two).
+fn wait_for_a_pass_after_now(store: &SqliteStore) {
+    let before = store.writer_stats().checkpoints;
+    wait_for(store, |s| {
+        s.checkpoints >= before + 2 && s.wal_backlog_frames == 0
+    });
+}
+
 fn audit_rows_in_database_file_alone(db: &std::path::Path) -> i64 {
     // A copy of the main file without its -wal holds only what was checkpointed.
     let dir = tempfile::tempdir().expect("tempdir");
@@ -36,7 +45,7 @@ fn audit_rows_in_database_file_alone(db: &std::path::Path) -> i64 {
 }
 
 #[test]
-fn committed_screenings_reach_the_database_file_without_the_writer_checkpointing() {
+fn committed_screenings_reach_the_database_file_in_the_background() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open_in_dir(dir.path()).expect("open");
     let tickets: Vec<_> = (1..=2_000)
@@ -45,7 +54,7 @@ fn committed_screenings_reach_the_database_file_without_the_writer_checkpointing
     for t in tickets {
         t.wait().expect("recorded");
     }
-    wait_for(&store, |s| s.checkpoints >= 1 && s.wal_backlog_frames == 0);
+    wait_for_a_pass_after_now(&store);
     assert_eq!(audit_rows_in_database_file_alone(store.path()), 2_000);
 }
 
@@ -69,10 +78,7 @@ fn the_wal_is_restarted_after_a_checkpoint_instead_of_growing_with_every_write()
     round(&store);
     let one_round = std::fs::metadata(&wal).expect("wal").len();
     for _ in 0..4 {
-        let before = store.writer_stats().checkpoints;
-        wait_for(&store, |s| {
-            s.checkpoints > before && s.wal_backlog_frames == 0
-        });
+        wait_for_a_pass_after_now(&store);
         round(&store);
     }
     // Five rounds written; the WAL was reused from its start after each checkpoint, so it is

@@ -121,7 +121,7 @@ pub(crate) struct Counters {
     pub(crate) batches: AtomicU64,
     pub(crate) jobs: AtomicU64,
     pub(crate) records: AtomicU64,
-    /// Background checkpoints that found frames to copy.
+    /// Background checkpoint passes run.
     pub(crate) checkpoints: AtomicU64,
     /// WAL frames not yet copied into the database, as of the last checkpoint.
     pub(crate) wal_frames: AtomicU64,
