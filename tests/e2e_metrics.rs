@@ -158,6 +158,16 @@ async fn counters_move_by_exactly_what_was_answered_and_gauges_read_the_state() 
     assert_eq!(open, 1);
     assert_eq!(value(&after, "checkpost_case_queue_depth"), open as f64);
     assert_eq!(value(&after, "checkpost_cases_claimed"), 0.0);
+    // Two screenings were recorded (the replayed retry and the refused MRZ write nothing).
+    let records = value(&after, "checkpost_store_audit_records");
+    let batches = value(&after, "checkpost_store_batches");
+    assert_eq!(records, 2.0);
+    assert!((1.0..=2.0).contains(&batches), "{batches}");
+    assert_eq!(
+        value(&after, "checkpost_store_records_per_batch"),
+        records / batches
+    );
+    assert_eq!(value(&after, "checkpost_screen_shed"), 0.0);
 
     // A claimed case leaves the queue.
     server

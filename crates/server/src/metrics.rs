@@ -601,6 +601,33 @@ pub async fn render(state: &Arc<AppState>) -> Result<String, std::fmt::Error> {
             i64::try_from(d.claimed).unwrap_or(i64::MAX),
         );
     }
+    if let Some(store) = &state.store {
+        let w = store.writer_stats();
+        gauge(
+            &mut scrape,
+            "checkpost_store_batches",
+            "Write transactions the store committed since start (one fsync each under power-loss durability)",
+            i64::try_from(w.batches).unwrap_or(i64::MAX),
+        );
+        gauge(
+            &mut scrape,
+            "checkpost_store_audit_records",
+            "Audit records the store appended since start",
+            i64::try_from(w.records).unwrap_or(i64::MAX),
+        );
+        gauge(
+            &mut scrape,
+            "checkpost_store_records_per_batch",
+            "Audit records per committed batch (per fsync) since start: what group commit buys",
+            w.records_per_batch(),
+        );
+    }
+    gauge(
+        &mut scrape,
+        "checkpost_screen_shed",
+        "Screen calls refused at once because max_in_flight_screens were in progress",
+        i64::try_from(state.shed.shed()).unwrap_or(i64::MAX),
+    );
     let mut out = String::with_capacity(4096);
     state.metrics.encode(&mut out)?;
     prometheus_client::encoding::text::encode_registry(&mut out, &scrape)?;
