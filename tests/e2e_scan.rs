@@ -167,6 +167,21 @@ async fn a_valid_evisa_seal_for_the_passport_adds_no_reason_and_keeps_the_decisi
     assert_eq!(with.decision, without.decision, "{:?}", codes(&with));
     assert_eq!(codes(&with), codes(&without));
     assert_eq!(with.scans[0].evidence_digest.len(), 64);
+    // A CLEAR passenger's page is not retained; the audit record names its digest only.
+    let store = server.state.store.clone().unwrap();
+    assert!(
+        store
+            .get_evidence(&with.scans[0].evidence_digest)
+            .unwrap()
+            .is_none()
+    );
+    let audited = store.audit_after(0, 100).unwrap();
+    assert!(
+        audited
+            .iter()
+            .any(|e| e.record.evidence_digests == [with.scans[0].evidence_digest.clone()]),
+        "the audit record names the digest"
+    );
     server.stop().await;
 }
 

@@ -430,9 +430,14 @@ pub fn build_record(
             })
         })
         .collect();
+    // The images themselves are kept only for a flagged screening, whose case the reviewer
+    // must see them in; a CLEAR passenger's scans are not retained (the audit record still names
+    // their digests, which proves what was examined without keeping the pages).
+    let keep_scans = open_case.is_some();
     let evidence = r
         .scans
         .iter()
+        .filter(|_| keep_scans)
         .map(|s| EvidenceBlob {
             digest: blake3::hash(&s.image).to_hex().to_string(),
             kind: s.kind().as_str_name().to_string(),
