@@ -73,6 +73,9 @@ pub trait Store: Send + Sync {
     /// Cases, newest first, filtered and paged.
     fn list_cases(&self, filter: &CaseFilter) -> Result<CasePage>;
 
+    /// How many cases are in `status`, all posts (queue depth for metrics; reads no case body).
+    fn count_cases(&self, status: CaseStatus) -> Result<u64>;
+
     /// Takes a case. Fails with [`StoreError::HeldBy`] naming the holder when another reviewer
     /// holds it, [`StoreError::AlreadyResolved`] when resolved; claiming a case one already
     /// holds succeeds without a change. Atomic: of many concurrent claims exactly one wins.

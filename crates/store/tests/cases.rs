@@ -237,3 +237,25 @@ fn list_filters_by_post_status_and_age_and_pages_newest_first() {
     let expected: Vec<String> = (1..=7).rev().map(|n| format!("case-s-{n}")).collect();
     assert_eq!(seen, expected);
 }
+
+#[test]
+fn cases_are_counted_by_status_across_posts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open_in_dir(dir.path()).expect("open");
+    let mut ids = Vec::new();
+    for (i, post) in ["ISB", "LHE", "KHI"].iter().enumerate() {
+        let receipt = store
+            .record_screening(flagged(i as u64 + 1, post, &format!("doc-{i}"), "digest-1"))
+            .wait()
+            .expect("stored");
+        ids.push(receipt.case_id.expect("a case"));
+    }
+    store
+        .claim_case(&ids[0], "r1", at(10))
+        .wait()
+        .expect("claim");
+    let count = |s| store.count_cases(s).expect("count");
+    assert_eq!(count(CaseStatus::Open), 2);
+    assert_eq!(count(CaseStatus::Claimed), 1);
+    assert_eq!(count(CaseStatus::Resolved), 0);
+}

@@ -19,7 +19,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_ite
 
 use crate::Store;
 use crate::audit::{AuditEntry, AuditReceipt, AuditRecord, VerifyReport, verify_rows};
-use crate::case::{Case, CaseEvent, CaseFilter, CasePage, Resolve};
+use crate::case::{Case, CaseEvent, CaseFilter, CasePage, CaseStatus, Resolve};
 use crate::error::{Result, SqlContext, StoreError};
 use crate::notify::EventNotifier;
 use crate::screening::{EvidenceBlob, ScreeningReceipt, ScreeningRecord, StoredScreening};
@@ -332,6 +332,19 @@ impl Store for SqliteStore {
 
     fn get_case(&self, case_id: &str) -> Result<Case> {
         self.with_reader(|c| rows::load_case(c, case_id))
+    }
+
+    fn count_cases(&self, status: CaseStatus) -> Result<u64> {
+        self.with_reader(|c| {
+            let n: i64 = c
+                .query_row(
+                    "SELECT COUNT(*) FROM cases WHERE status = ?1",
+                    [status.as_str()],
+                    |r| r.get(0),
+                )
+                .op("count cases")?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
     }
 
     fn list_cases(&self, filter: &CaseFilter) -> Result<CasePage> {
