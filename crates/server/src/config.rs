@@ -217,13 +217,14 @@ impl Config {
     }
 }
 
-/// Durations in the config are human strings (`"36h"`, `"90s"`), read by `humantime`.
-mod humantime_serde_compat {
+/// Durations in the config are human strings (`"36h"`, `"90s"`), read by `humantime`; every
+/// config section uses this one reader (`#[serde(with = "crate::config::humantime_serde_compat")]`).
+pub(crate) mod humantime_serde_compat {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer};
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
         humantime::parse_duration(&s).map_err(serde::de::Error::custom)
     }

@@ -47,7 +47,7 @@ pub struct ScanConfig {
     pub visa_register: Option<PathBuf>,
     /// The most one scan may take, inside the client's deadline (e.g. `"300ms"`). A scan not
     /// finished by then (waiting for a permit included) is not completed: SECOND_CHECK.
-    #[serde(deserialize_with = "humantime_duration")]
+    #[serde(with = "crate::config::humantime_serde_compat")]
     pub budget: Duration,
     /// Most scans decoding at once, server-wide. 0: half the cores, at least one.
     pub max_concurrent: usize,
@@ -88,13 +88,6 @@ impl ScanConfig {
         }
         std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
     }
-}
-
-/// `"300ms"`-style durations. The config module's own reader is private to it; this is the same
-/// one line over `humantime`.
-fn humantime_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    humantime::parse_duration(&s).map_err(serde::de::Error::custom)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ServerError> {
