@@ -52,7 +52,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cli::init_logging(cli.log_format);
+    // Held to the end of main: dropping it flushes the log queue.
+    let _log = cli::init_logging(cli.log_format);
     let result = match cli.command {
         Command::Serve(a) => cli::serve::run(a),
         Command::Snapshot(a) => cli::snapshot::run(a),

@@ -35,6 +35,15 @@ fn announced(line: &serde_json::Value, prefix: &str) -> Option<SocketAddr> {
     message.strip_prefix(prefix)?.trim().parse().ok()
 }
 
+/// Asks `child` to shut down gracefully (SIGTERM), as an init system would.
+fn terminate(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success());
+}
+
 #[tokio::test]
 async fn json_logs_carry_only_keyed_hashes_of_document_numbers_and_cnics() {
     let dir = tempfile::tempdir().unwrap();
@@ -110,10 +119,10 @@ async fn json_logs_carry_only_keyed_hashes_of_document_numbers_and_cnics() {
     );
     assert_eq!(scraped.get(&flagged), Some(&1.0), "{flagged}");
 
-    // The screening's log lines were written before its answer was sent; stop the server and
-    // collect everything it wrote.
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // Stop the server gracefully: it flushes its log queue on the way out; collect everything
+    // it wrote.
+    terminate(&child);
+    assert!(child.wait().unwrap().success());
     lines.extend(rx.iter());
     reader.join().unwrap();
 
@@ -146,5 +155,92 @@ async fn json_logs_carry_only_keyed_hashes_of_document_numbers_and_cnics() {
             json.pointer("/span/doc").and_then(|v| v.as_str()) == Some(doc_hash.as_str())
         }),
         "no line with span.doc = {doc_hash}"
+    );
+}
+
+/// A log shipper that stops reading (a stalled pipe) must not stall the counters: the server
+/// logs through a queue, so screenings keep being answered while nobody drains stderr, and the
+/// queued lines are flushed once the pipe moves again and the server shuts down.
+// Multi-threaded: the test blocks on the child at the end while the runtime closes the client's
+// connection (the server's graceful drain waits for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_pipe_nobody_reads_does_not_stall_screenings() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = fixture_snapshot(dir.path(), Utc::now());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_checkpost"))
+        .args(["serve", "--config"])
+        .arg(fixture("server/checkpost.toml"))
+        .arg("--snapshot")
+        .arg(&snapshot)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["--listen", "127.0.0.1:0"])
+        // Debug level: every call writes many lines (the gRPC stack's included).
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning checkpost serve");
+    let stderr = child.stderr.take().unwrap();
+    let (addr_tx, addr_rx) = mpsc::channel::<SocketAddr>();
+    let (drain_tx, drain_rx) = mpsc::channel::<()>();
+    // Reads only until the listen address is announced, then holds the pipe open without
+    // reading (so the server's writes fill it), until told to drain it to the end.
+    let reader = std::thread::spawn(move || {
+        let mut lines = BufReader::new(stderr).lines();
+        for line in lines.by_ref() {
+            let Ok(line) = line else { return 0 };
+            if let Some(at) = line.find("checkpost serving on ") {
+                let addr = line[at + "checkpost serving on ".len()..].trim();
+                if let Ok(addr) = addr.parse() {
+                    let _ = addr_tx.send(addr);
+                    break;
+                }
+            }
+        }
+        let _ = drain_rx.recv();
+        lines.count()
+    });
+    let addr = addr_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the server did not announce its address");
+
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .timeout(Duration::from_secs(10))
+        .connect()
+        .await
+        .unwrap();
+    let mut client = ScreeningClient::new(channel);
+    // Far more log output than a pipe buffers (64 KiB on Linux): a server that wrote its logs
+    // synchronously would block its workers on the full pipe and these calls would time out.
+    for i in 0..400 {
+        let mrz = passport(&Passport {
+            surname: "SADIQ",
+            given: "NOOR",
+            number: &format!("QP{i:07}"),
+            dob: Some((1990, 1, 1)),
+            ..Default::default()
+        });
+        let response = client
+            .screen(request(mrz, pb::Direction::Arrival))
+            .await
+            .unwrap_or_else(|status| {
+                panic!("screening {i} failed while stderr was stalled: {status}")
+            })
+            .into_inner();
+        assert_eq!(decision(&response), "CLEAR", "screening {i}");
+    }
+
+    // Hang up like a counter going off shift, then let the pipe move and stop the server.
+    drop(client);
+    drain_tx.send(()).unwrap();
+    terminate(&child);
+    assert!(child.wait().unwrap().success());
+    let drained = reader.join().unwrap();
+    assert!(
+        drained > 400,
+        "only {drained} lines reached stderr after it was drained"
     );
 }
