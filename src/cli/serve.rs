@@ -71,6 +71,9 @@ pub(crate) struct Args {
     /// Most Screen calls worked on at once; past it a call is refused at once (UNAVAILABLE).
     #[arg(long)]
     max_in_flight_screens: Option<usize>,
+    /// After SIGTERM, the longest wait for calls in flight and open connections, e.g. 30s.
+    #[arg(long, value_parser = humantime_duration)]
+    drain_timeout: Option<Duration>,
     /// Most remembered request ids for idempotent retries.
     #[arg(long)]
     retry_capacity: Option<usize>,
@@ -157,6 +160,7 @@ fn config(args: Args) -> anyhow::Result<Config> {
         .max_in_flight_screens
         .unwrap_or(l.max_in_flight_screens);
     l.max_snapshot_bytes = args.max_snapshot_bytes.unwrap_or(l.max_snapshot_bytes);
+    l.drain_timeout = args.drain_timeout.unwrap_or(l.drain_timeout);
     if let Some(v) = args.utc_offset {
         config.utc_offset = v;
     }

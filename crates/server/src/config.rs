@@ -93,6 +93,13 @@ pub struct Limits {
     /// Most `Screen` calls worked on at once; the next is refused at once with UNAVAILABLE
     /// (retryable) rather than queued until every call misses its deadline.
     pub max_in_flight_screens: usize,
+    /// After SIGTERM, how long calls in flight may take to finish and clients to hang up before
+    /// the server stops anyway. A counter that vanished from the network without closing its
+    /// connection would otherwise hold the shutdown open forever (HTTP/2's graceful close waits
+    /// for the peer). Every answered screening is already durable, so stopping loses nothing
+    /// that was acknowledged.
+    #[serde(with = "humantime_serde_compat")]
+    pub drain_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -104,6 +111,7 @@ impl Default for Limits {
             max_image_bytes: 4 * 1024 * 1024,
             max_snapshot_bytes: 1024 * 1024 * 1024,
             max_in_flight_screens: 512,
+            drain_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -37,7 +37,8 @@ fn out_of_range_to_resource_exhausted(
 }
 
 /// Serves until `shutdown` resolves, then stops accepting, reports NOT_SERVING on health and
-/// drains the calls in flight before returning.
+/// drains the calls in flight before returning — for at most `limits.drain_timeout`, after which
+/// it returns even if clients still hold connections open.
 pub async fn serve(
     state: Arc<AppState>,
     listener: TcpListener,
@@ -72,9 +73,11 @@ pub async fn serve(
             message: e.to_string(),
         })?;
 
+    let (draining_tx, draining) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown.await;
         tracing::info!("shutting down: draining calls in flight");
+        let _ = draining_tx.send(());
         // Live case streams never finish on their own: end them so the drain can.
         stopping_tx.send_replace(true);
         reporter
@@ -103,7 +106,7 @@ pub async fn serve(
     // Access control sits in front of every service, so none can forget it (crate::auth).
     let auth =
         crate::auth::AuthLayer::new(&state.config.auth, local.unwrap_or(state.config.listen))?;
-    crate::auth::server_builder(&state.config.auth)?
+    let serving = crate::auth::server_builder(&state.config.auth)?
         .layer(state.metrics.rpc_layer())
         .layer(tower::util::MapResponseLayer::new(
             out_of_range_to_resource_exhausted,
@@ -114,8 +117,22 @@ pub async fn serve(
         .add_service(screening)
         .add_service(review)
         .add_service(crate::watchlists::service(Arc::clone(&state)))
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await?;
+        .serve_with_incoming_shutdown(incoming, shutdown);
+    let drain_timeout = state.config.limits.drain_timeout;
+    // Resolves `drain_timeout` after the shutdown began (never, if it has not).
+    let drain_deadline = async move {
+        match draining.await {
+            Ok(()) => tokio::time::sleep(drain_timeout).await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        served = serving => served?,
+        () = drain_deadline => tracing::warn!(
+            ?drain_timeout,
+            "drain deadline passed with connections still open; stopping anyway"
+        ),
+    }
     tracing::info!("stopped");
     Ok(())
 }
