@@ -14,7 +14,7 @@ use checkpost_server::Config;
 use checkpost_server::auth::{
     AuthConfig, ClientConfig, Role, TlsConfig, TokenConfig, token_hash_hex,
 };
-use common::{Snap, TestServer};
+use common::{Snap, TestServer, run_cli};
 use pb::review_client::ReviewClient;
 use pb::screening_client::ScreeningClient;
 use pb::watchlists_client::WatchlistsClient;
@@ -575,39 +575,6 @@ async fn a_plain_text_client_cannot_talk_to_a_tls_server() {
     setup.stop().await;
 }
 
-/// Runs the binary with `args`, `env` and `stdin`; returns (exit code, stdout, stderr).
-async fn run_cli(
-    args: Vec<String>,
-    env: Vec<(&'static str, String)>,
-    stdin: String,
-) -> (i32, String, String) {
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        use std::process::Stdio;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_checkpost"))
-            .args(&args)
-            .env_remove("CHECKPOST_TOKEN")
-            .env_remove("CHECKPOST_SERVER")
-            .envs(env)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.as_bytes()).unwrap();
-        drop(input);
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
-    })
-    .await
-    .unwrap()
-}
-
 #[tokio::test]
 async fn a_token_from_checkpost_auth_token_lets_checkpost_screen_in() {
     let (code, token, block) = run_cli(
@@ -615,7 +582,7 @@ async fn a_token_from_checkpost_auth_token_lets_checkpost_screen_in() {
             .map(String::from)
             .to_vec(),
         Vec::new(),
-        String::new(),
+        None,
     )
     .await;
     assert_eq!(code, 0, "{block}");
@@ -640,20 +607,20 @@ async fn a_token_from_checkpost_auth_token_lets_checkpost_screen_in() {
     let (code, out, err) = run_cli(
         screen(&url),
         vec![("CHECKPOST_TOKEN", token.clone())],
-        mrz.clone(),
+        Some(mrz.clone()),
     )
     .await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("CLEAR"), "{out}");
 
-    let (code, out, err) = run_cli(screen(&url), Vec::new(), mrz).await;
+    let (code, out, err) = run_cli(screen(&url), Vec::new(), Some(mrz)).await;
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("Unauthenticated"), "{err}");
 
     let cases = ["cases", "--server", &url, "list"]
         .map(String::from)
         .to_vec();
-    let (code, out, err) = run_cli(cases, vec![("CHECKPOST_TOKEN", token)], String::new()).await;
+    let (code, out, err) = run_cli(cases, vec![("CHECKPOST_TOKEN", token)], None).await;
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("PermissionDenied"), "{err}");
     server.stop().await;

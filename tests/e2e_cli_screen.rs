@@ -5,35 +5,13 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{Passport, Snap, TestServer, fixture, passport};
+use common::{Passport, Snap, TestServer, fixture, passport, run_cli, strings};
 
 async fn run_screen(server: &TestServer, args: &[&str], stdin: Option<String>) -> (i32, String) {
-    let url = format!("http://{}", server.addr);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_checkpost"));
-    cmd.arg("screen").arg("--server").arg(url).args(args);
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        use std::process::Stdio;
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        input
-            .write_all(stdin.unwrap_or_default().as_bytes())
-            .unwrap();
-        drop(input);
-        let out = child.wait_with_output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr);
-        (out.status.code().unwrap_or(-1), text)
-    })
-    .await
-    .unwrap()
+    let mut all = strings(&["screen", "--server", &format!("http://{}", server.addr)]);
+    all.extend(strings(args));
+    let (code, out, err) = run_cli(all, Vec::new(), stdin).await;
+    (code, out + &err)
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
@@ -20,7 +20,9 @@ use checkpost_proto::v1::review_client::ReviewClient;
 use checkpost_proto::v1::screening_client::ScreeningClient;
 use checkpost_store::{DEFAULT_FILE_NAME, SqliteStore, Store};
 use chrono::Utc;
-use common::{Passport, decision, fixture, fixture_snapshot, passport, request};
+use common::{
+    Passport, announced_addr, decision, fixture, fixture_snapshot, passport, request, serve_command,
+};
 use pb::Direction::{Arrival, Departure};
 use tonic::transport::Channel;
 
@@ -40,34 +42,22 @@ struct ServerProcess {
 impl ServerProcess {
     /// Starts `checkpost serve` on an OS-chosen loopback port and waits until it listens.
     fn start(snapshot: &Path, data_dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_checkpost"))
-            .arg("serve")
-            .arg("--config")
-            .arg(fixture("server/checkpost.toml"))
-            .arg("--snapshot")
-            .arg(snapshot)
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+        let mut child = serve_command(snapshot, data_dir)
             .spawn()
             .expect("spawning checkpost serve");
         let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel::<String>();
+        let (tx, rx) = mpsc::channel::<SocketAddr>();
         // Keeps draining stderr for the child's whole life so it never blocks on a full pipe.
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("checkpost serving on ") {
-                    let _ = tx.send(addr.trim().to_string());
+                if let Some(addr) = announced_addr(&line) {
+                    let _ = tx.send(addr);
                 }
             }
         });
         let addr = match rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(a) => a.parse().expect("the announced address"),
+            Ok(addr) => addr,
             Err(e) => {
                 let _ = child.kill();
                 let status = child.wait();

@@ -9,7 +9,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -18,8 +18,8 @@ use checkpost_proto::v1::screening_client::ScreeningClient;
 use checkpost_server::pii::PiiHasher;
 use chrono::Utc;
 use common::{
-    Passport, decision, fixture, fixture_snapshot, metric_samples, passport, request,
-    scrape_metrics,
+    Passport, announced_addr, decision, fixture_snapshot, metric_samples, passport, request,
+    scrape_metrics, serve_command,
 };
 
 /// The `--log-hash-key` the server runs with, so the test can compute the expected hashes.
@@ -48,20 +48,14 @@ fn terminate(child: &std::process::Child) {
 async fn json_logs_carry_only_keyed_hashes_of_document_numbers_and_cnics() {
     let dir = tempfile::tempdir().unwrap();
     let snapshot = fixture_snapshot(dir.path(), Utc::now());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_checkpost"))
-        .args(["--log-format", "json", "serve", "--config"])
-        .arg(fixture("server/checkpost.toml"))
-        .arg("--snapshot")
-        .arg(&snapshot)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+    let mut child = serve_command(&snapshot, &dir.path().join("data"))
+        .arg("--metrics-listen")
+        .arg("127.0.0.1:0")
         .args(["--log-hash-key", LOG_HASH_KEY])
+        // A global flag, so it may follow the subcommand.
+        .args(["--log-format", "json"])
         // Debug level: more of the stack speaks, and none of it may leak an identifier.
         .env("RUST_LOG", "debug")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("spawning checkpost serve");
     let stderr = child.stderr.take().unwrap();
@@ -84,7 +78,7 @@ async fn json_logs_carry_only_keyed_hashes_of_document_numbers_and_cnics() {
             panic!("the server did not announce both listeners; stderr so far: {lines:#?}");
         };
         if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
-            grpc = grpc.or(announced(&json, "checkpost serving on "));
+            grpc = grpc.or(announced_addr(&line));
             metrics = metrics.or(announced(&json, "checkpost metrics on "));
         }
         lines.push(line);
@@ -167,19 +161,9 @@ async fn json_logs_carry_only_keyed_hashes_of_document_numbers_and_cnics() {
 async fn a_log_pipe_nobody_reads_does_not_stall_screenings() {
     let dir = tempfile::tempdir().unwrap();
     let snapshot = fixture_snapshot(dir.path(), Utc::now());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_checkpost"))
-        .args(["serve", "--config"])
-        .arg(fixture("server/checkpost.toml"))
-        .arg("--snapshot")
-        .arg(&snapshot)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .args(["--listen", "127.0.0.1:0"])
+    let mut child = serve_command(&snapshot, &dir.path().join("data"))
         // Debug level: every call writes many lines (the gRPC stack's included).
         .env("RUST_LOG", "debug")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("spawning checkpost serve");
     let stderr = child.stderr.take().unwrap();
@@ -191,12 +175,9 @@ async fn a_log_pipe_nobody_reads_does_not_stall_screenings() {
         let mut lines = BufReader::new(stderr).lines();
         for line in lines.by_ref() {
             let Ok(line) = line else { return 0 };
-            if let Some(at) = line.find("checkpost serving on ") {
-                let addr = line[at + "checkpost serving on ".len()..].trim();
-                if let Ok(addr) = addr.parse() {
-                    let _ = addr_tx.send(addr);
-                    break;
-                }
+            if let Some(addr) = announced_addr(&line) {
+                let _ = addr_tx.send(addr);
+                break;
             }
         }
         let _ = drain_rx.recv();

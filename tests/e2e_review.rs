@@ -8,7 +8,9 @@ mod common;
 use std::time::Duration;
 
 use checkpost_proto::v1 as pb;
-use common::{Passport, Snap, TestServer, codes, decision, khan, passport, request};
+use common::{
+    Passport, Snap, TestServer, codes, decision, khan, passport, request, run_cli, strings,
+};
 use pb::Direction::Departure;
 use tokio_stream::StreamExt;
 use tonic::Code;
@@ -401,17 +403,11 @@ async fn a_watch_resumed_from_its_cursor_misses_nothing_and_repeats_nothing() {
 }
 
 async fn run_cases(server: &TestServer, args: &[&str]) -> (i32, String) {
-    let url = format!("http://{}", server.addr);
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_checkpost"));
-    cmd.arg("cases").args(args).arg("--server").arg(url);
-    tokio::task::spawn_blocking(move || {
-        let out = cmd.output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr);
-        (out.status.code().unwrap_or(-1), text)
-    })
-    .await
-    .unwrap()
+    let mut all = strings(&["cases"]);
+    all.extend(strings(args));
+    all.extend(strings(&["--server", &format!("http://{}", server.addr)]));
+    let (code, out, err) = run_cli(all, Vec::new(), None).await;
+    (code, out + &err)
 }
 
 #[tokio::test]

@@ -9,14 +9,16 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use checkpost_proto::v1 as pb;
 use checkpost_proto::v1::screening_client::ScreeningClient;
 use chrono::Utc;
-use common::{Passport, decision, fixture, fixture_snapshot, passport, request};
+use common::{
+    Passport, announced_addr, decision, fixture_snapshot, passport, request, serve_command,
+};
 
 /// How long the test waits for the server to exit: far beyond the 1 s drain deadline it runs
 /// with, far short of forever.
@@ -28,17 +30,8 @@ const EXIT_WITHIN: Duration = Duration::from_secs(60);
 async fn sigterm_stops_the_server_within_its_drain_deadline_despite_a_silent_client() {
     let dir = tempfile::tempdir().unwrap();
     let snapshot = fixture_snapshot(dir.path(), Utc::now());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_checkpost"))
-        .args(["serve", "--config"])
-        .arg(fixture("server/checkpost.toml"))
-        .arg("--snapshot")
-        .arg(&snapshot)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .args(["--listen", "127.0.0.1:0", "--drain-timeout", "1s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+    let mut child = serve_command(&snapshot, &dir.path().join("data"))
+        .args(["--drain-timeout", "1s"])
         .spawn()
         .expect("spawning checkpost serve");
     let stderr = child.stderr.take().unwrap();
@@ -55,11 +48,8 @@ async fn sigterm_stops_the_server_within_its_drain_deadline_despite_a_silent_cli
         let line = rx
             .recv_timeout(Duration::from_secs(20))
             .expect("the server did not announce its address");
-        if let Some(at) = line.find("checkpost serving on ") {
-            break line[at + "checkpost serving on ".len()..]
-                .trim()
-                .parse()
-                .unwrap();
+        if let Some(addr) = announced_addr(&line) {
+            break addr;
         }
     };
 

@@ -14,7 +14,7 @@ use checkpost_proto::v1 as pb;
 use checkpost_proto::v1::watchlists_client::WatchlistsClient;
 use checkpost_watchlist::snapshot::{SigningKey, read_signing_key};
 use chrono::{DateTime, Utc};
-use common::{Passport, Snap, TestServer};
+use common::{Passport, Snap, TestServer, run_cli};
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -536,21 +536,7 @@ async fn reload_names_each_file_and_refuses_an_unspecified_target() {
 
 /// Runs the `checkpost` binary with `args` off the runtime's thread; (exit code, stdout, stderr).
 async fn cli(args: Vec<String>) -> (i32, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_checkpost"))
-            .args(&args)
-            .env_remove("CHECKPOST_SERVER")
-            .env_remove("CHECKPOST_TOKEN")
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    })
-    .await
-    .unwrap()
+    run_cli(args, Vec::new(), None).await
 }
 
 #[tokio::test]

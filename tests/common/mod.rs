@@ -284,3 +284,75 @@ pub fn khan() -> String {
         ..Default::default()
     })
 }
+
+/// `checkpost serve` with the fixture config, `snapshot`, `data_dir` and an OS-chosen loopback
+/// port, stdin and stdout closed and stderr piped (read it to learn the address: see
+/// [`announced_addr`]). Add flags and environment before spawning.
+pub fn serve_command(snapshot: &Path, data_dir: &Path) -> std::process::Command {
+    use std::process::Stdio;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_checkpost"));
+    cmd.arg("serve")
+        .arg("--config")
+        .arg(fixture("server/checkpost.toml"))
+        .arg("--snapshot")
+        .arg(snapshot)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// The gRPC address in the server's "checkpost serving on ADDR" line, plain or JSON.
+pub fn announced_addr(line: &str) -> Option<SocketAddr> {
+    const PREFIX: &str = "checkpost serving on ";
+    let rest = &line[line.find(PREFIX)? + PREFIX.len()..];
+    let end = rest
+        .find(|c: char| c == '"' || c.is_whitespace())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// Runs the `checkpost` binary (on the blocking pool) with `args`, `stdin` as its input and
+/// `env` added to an environment without `CHECKPOST_SERVER` / `CHECKPOST_TOKEN`; returns the
+/// exit code (-1: killed by a signal), stdout and stderr.
+pub async fn run_cli(
+    args: Vec<String>,
+    env: Vec<(&'static str, String)>,
+    stdin: Option<String>,
+) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_checkpost"))
+            .args(&args)
+            .env_remove("CHECKPOST_TOKEN")
+            .env_remove("CHECKPOST_SERVER")
+            .envs(env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input
+            .write_all(stdin.unwrap_or_default().as_bytes())
+            .unwrap();
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// `args` as owned strings, for [`run_cli`].
+pub fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(ToString::to_string).collect()
+}
