@@ -1512,3 +1512,7 @@ pub fn applies(e: &Entry, direction: Option<Direction>, today: NaiveDate) -> boo
     }
     true
 }
+
+#[cfg(test)]
+#[path = "index_tail.rs"]
+mod tail_probe;
