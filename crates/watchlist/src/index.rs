@@ -985,13 +985,27 @@ impl Index {
         // Best bound first. A candidate that may be strong is always judged; the others only
         // while they can still make the MAX_WEAK_MATCHES best weak matches.
         pre.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let mut weak_scores: Vec<f32> = Vec::new();
+        // The weak matches so far as (score, entry), in the cap's order: best score first,
+        // ties by entry number (see the cap below).
+        let mut weak: Vec<(f32, u32)> = Vec::new();
+        let beats = |(s, e): (f32, u32), (ub, c): (f32, u32)| s > ub || (s == ub && e < c);
         for (ub, c, name, dob) in pre {
             let may_be_strong = name >= t.strong_name && dob.corroborates();
-            if !may_be_strong && weak_scores.len() >= MAX_WEAK_MATCHES {
-                weak_scores.sort_unstable_by(|a, b| b.total_cmp(a));
-                weak_scores.truncate(MAX_WEAK_MATCHES);
-                if ub < weak_scores[MAX_WEAK_MATCHES - 1] {
+            if !may_be_strong && weak.len() >= MAX_WEAK_MATCHES {
+                if ub < weak[MAX_WEAK_MATCHES - 1].0 {
+                    continue;
+                }
+                // A tie at the cut: the cap keeps the lowest entry numbers, so a candidate that
+                // MAX_WEAK_MATCHES weak matches already beat (a better score, or the same and a
+                // lower entry) cannot be kept. Common names have dozens of namesakes scoring
+                // alike; their entries are not read. Only when nothing can raise a score above
+                // its bound (no father's name: the bound is then the score before penalties)
+                // and the entry is not a document / national-ID match (whose matched tokens
+                // judging fills in).
+                if father_q.is_none()
+                    && weak.partition_point(|&m| beats(m, (ub, c))) >= MAX_WEAK_MATCHES
+                    && !out[..first_name_match].iter().any(|m| m.entry == c)
+                {
                     continue;
                 }
             }
@@ -1007,7 +1021,8 @@ impl Index {
                 out,
             );
             if let Some(m) = out.get(before).filter(|m| !m.strong) {
-                weak_scores.push(m.score);
+                let at = weak.partition_point(|&w| beats(w, (m.score, m.entry)));
+                weak.insert(at, (m.score, m.entry));
             }
         }
         // Cap the weak name matches (documented at MAX_WEAK_MATCHES), best score first.

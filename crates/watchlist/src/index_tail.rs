@@ -134,8 +134,32 @@ fn anatomy(index: &Index, entries: &[Entry], q: &Query) -> String {
         }
     };
     let m = index.find(entries, q, Some(Direction::Departure), today());
+    // Best-of-5 time of each stage (the caches as warm as in the timed loop).
+    let time = |f: &mut dyn FnMut()| {
+        (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .min()
+            .unwrap_or_default()
+    };
+    let t_tokens = time(&mut || {
+        std::hint::black_box(index.query_tokens(q, &t));
+    });
+    let t_dated = time(&mut || {
+        if let Some(d) = q.dob {
+            std::hint::black_box(index.dated_candidates(&qt, d, &t, false));
+        }
+    });
+    let t_weak = time(&mut || {
+        let mut w = Vec::new();
+        index.weak_candidates(&qt, q.dob.is_none(), &mut w);
+        std::hint::black_box(w);
+    });
     format!(
-        "tokens {} expansions [{}] dated {dated} weak {weak} matches {} (strong {})",
+        "[tokens {t_tokens:.1?} dated {t_dated:.1?} weak {t_weak:.1?}] tokens {} expansions [{}] dated {dated} weak {weak} matches {} (strong {})",
         qt.len(),
         toks.join(" "),
         m.len(),
