@@ -268,6 +268,55 @@ fn tail_probe() {
         })
         .collect();
     let unlisted = unlisted_mix(&entries, 4_000);
+    let t = Instant::now();
+    let mut x = 0u8;
+    for e in entries.iter().step_by(97).take(10_000) {
+        x ^= e.content_digest()[0];
+    }
+    println!(
+        "content_digest: {:.2?} per entry ({x})",
+        t.elapsed() / 10_000
+    );
+    let e = &entries[12345];
+    let t = Instant::now();
+    for _ in 0..10_000 {
+        x ^= std::hint::black_box(e).content_digest()[0];
+    }
+    println!("content_digest warm: {:.2?} ({x})", t.elapsed() / 10_000);
+    let t = Instant::now();
+    let mut n = 0;
+    for _ in 0..10_000 {
+        n += postcard::to_stdvec(std::hint::black_box(e)).map_or(0, |v| v.len());
+    }
+    println!(
+        "postcard warm: {:.2?} ({n} bytes total)",
+        t.elapsed() / 10_000
+    );
+    let t = Instant::now();
+    let mut buf = [0u8; 1024];
+    for _ in 0..10_000 {
+        n += postcard::to_slice(std::hint::black_box(e), &mut buf).map_or(0, |v| v.len());
+    }
+    println!(
+        "postcard to_slice warm: {:.2?} ({n} bytes total)",
+        t.elapsed() / 10_000
+    );
+    let keyed = blake3::Hasher::new_derive_key("checkpost watchlist entry v1");
+    let t = Instant::now();
+    for _ in 0..10_000 {
+        let mut h = keyed.clone();
+        let b = postcard::to_slice(std::hint::black_box(e), &mut buf).map_or(&[][..], |v| &*v);
+        h.update(b);
+        x ^= h.finalize().as_bytes()[0];
+    }
+    println!("digest fast: {:.2?} ({x})", t.elapsed() / 10_000);
+    let t = Instant::now();
+    for _ in 0..10_000 {
+        x ^= blake3::Hasher::new_derive_key("checkpost watchlist entry v1")
+            .finalize()
+            .as_bytes()[0];
+    }
+    println!("derive key: {:.2?} ({x})", t.elapsed() / 10_000);
     // `TAIL_LOOP=N`: N passes over the mixes first, for a profiler attached after the build.
     let passes: usize = std::env::var("TAIL_LOOP")
         .ok()
