@@ -246,6 +246,38 @@ fn serde_json_line(q: &Query) -> String {
     )
 }
 
+/// The slowest query shapes of the three mixes (session 3 analysis), one of each.
+#[inline(never)]
+fn slow_set(index: &Index, entries: &[Entry]) -> usize {
+    let q = |given: &str, surname: &str, dob: Option<&str>| Query {
+        surname: surname.into(),
+        given_names: given.into(),
+        dob: dob.and_then(|d| PartialDate::parse(d).ok()),
+        sex: Sex::Male,
+        nationality: Some("PAK".into()),
+        issuing_state: Some("PAK".into()),
+        ..Query::default()
+    };
+    let set = [
+        q("ABDUL RASHID KALEEM SHAH", "JEHAN", Some("2005-08-27")),
+        q("MUHAMMAD ABDUL LATIF SHAH", "SYED", Some("1973-04-14")),
+        q("MUHAMMAD GHULAM MUHAMMAD", "KHATRI", Some("1959-02-05")),
+        q("MUHAMMAD", "KHAN", Some("1965-03-27")),
+        q("MUHAMMAD ABDUL RAHMAN", "KHAN", Some("1950-06-11")),
+        q("MUHAMMAD SARFRAZ", "MOHAMMADI", Some("1980-10-17")),
+        q("MUHAMMAD HASSAN", "KHAN", None),
+        q("MUHAMMAD AHMED", "HUSSAIN", None),
+        q("ABDUL RASHID KALEEM SHAH", "JEHAN", None),
+    ];
+    set.iter()
+        .map(|q| {
+            index
+                .find(entries, q, Some(Direction::Departure), today())
+                .len()
+        })
+        .sum()
+}
+
 #[test]
 #[ignore = "debug harness: 1M entries, run in release with --nocapture"]
 fn tail_probe() {
@@ -259,6 +291,15 @@ fn tail_probe() {
         .unwrap_or(40);
     let entries = synth::generate(n, SEED);
     let index = Index::build(&entries);
+    if std::env::var_os("TAIL_SLOW_SET").is_some() {
+        // For callgrind (`--instr-atstart=no`, then `callgrind_control -i on` once "built" is
+        // printed): the instructions of a fixed set of slow queries found by this probe.
+        println!("built");
+        std::thread::sleep(Duration::from_secs(5));
+        let n = slow_set(&index, &entries);
+        println!("slow set done ({n} matches)");
+        return;
+    }
     let passport = passport_mix(&entries, 2_000);
     let no_dob: Vec<Query> = passport
         .iter()
@@ -277,46 +318,6 @@ fn tail_probe() {
         "content_digest: {:.2?} per entry ({x})",
         t.elapsed() / 10_000
     );
-    let e = &entries[12345];
-    let t = Instant::now();
-    for _ in 0..10_000 {
-        x ^= std::hint::black_box(e).content_digest()[0];
-    }
-    println!("content_digest warm: {:.2?} ({x})", t.elapsed() / 10_000);
-    let t = Instant::now();
-    let mut n = 0;
-    for _ in 0..10_000 {
-        n += postcard::to_stdvec(std::hint::black_box(e)).map_or(0, |v| v.len());
-    }
-    println!(
-        "postcard warm: {:.2?} ({n} bytes total)",
-        t.elapsed() / 10_000
-    );
-    let t = Instant::now();
-    let mut buf = [0u8; 1024];
-    for _ in 0..10_000 {
-        n += postcard::to_slice(std::hint::black_box(e), &mut buf).map_or(0, |v| v.len());
-    }
-    println!(
-        "postcard to_slice warm: {:.2?} ({n} bytes total)",
-        t.elapsed() / 10_000
-    );
-    let keyed = blake3::Hasher::new_derive_key("checkpost watchlist entry v1");
-    let t = Instant::now();
-    for _ in 0..10_000 {
-        let mut h = keyed.clone();
-        let b = postcard::to_slice(std::hint::black_box(e), &mut buf).map_or(&[][..], |v| &*v);
-        h.update(b);
-        x ^= h.finalize().as_bytes()[0];
-    }
-    println!("digest fast: {:.2?} ({x})", t.elapsed() / 10_000);
-    let t = Instant::now();
-    for _ in 0..10_000 {
-        x ^= blake3::Hasher::new_derive_key("checkpost watchlist entry v1")
-            .finalize()
-            .as_bytes()[0];
-    }
-    println!("derive key: {:.2?} ({x})", t.elapsed() / 10_000);
     // `TAIL_LOOP=N`: N passes over the mixes first, for a profiler attached after the build.
     let passes: usize = std::env::var("TAIL_LOOP")
         .ok()
