@@ -1532,15 +1532,15 @@ fn intersect_tagged(a: &[u32], b: &[u32], tag: u32, out: &mut Vec<u64>) {
 }
 
 /// The most [`Index::name_similarity`] can give a listed name when the query tokens it may
-/// match weigh `got` of the query's `total_q`: [`crate::normalize::blend`] at its best, a listed
-/// name made only of the matched tokens (the listed side weighs at least what it matched), is
-/// `0.7 + 0.3 * got / total_q`. A small margin keeps float rounding on the safe side: a
-/// candidate below the bound cannot be reported, one above it is scored as before.
+/// match weigh `got` of the query's `total_q`: [`crate::normalize::blend`] does not grow with
+/// the listed side's weight, which is at least what it matched, so the best case is a listed
+/// name made only of the matched tokens. A small margin keeps float rounding on the safe side:
+/// a candidate below the bound cannot be reported, one above it is scored as before.
 fn name_bound(got: f32, total_q: f32) -> f32 {
-    if total_q <= 0.0 || !total_q.is_finite() || !got.is_finite() {
+    if !(got.is_finite() && total_q.is_finite()) {
         return 1.0;
     }
-    0.7 + 0.3 * (got / total_q).min(1.0) + 1e-4
+    crate::normalize::blend(got, total_q, got) + 1e-4
 }
 
 /// Entries of a sorted `(key, entry)` array whose key is `key`.

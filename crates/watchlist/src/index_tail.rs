@@ -278,6 +278,35 @@ fn slow_set(index: &Index, entries: &[Entry]) -> usize {
         .sum()
 }
 
+/// The bound dated candidates are pruned by is never below the similarity the scorer gives:
+/// random query and listed token weights, random credits, random extra listed tokens.
+#[test]
+fn name_bound_is_never_below_the_name_similarity() {
+    let mut rng = ChaCha8Rng::seed_from_u64(SEED);
+    for _ in 0..100_000 {
+        let n = rng.gen_range(1..8);
+        let wq: Vec<f32> = (0..n).map(|_| rng.gen_range(1.0..15.0)).collect();
+        let total_q: f32 = wq.iter().sum();
+        let (mut got, mut carried, mut listed) = (0.0f32, 0.0f32, 0.0f32);
+        for &w in &wq {
+            if rng.gen_bool(0.6) {
+                let wl: f32 = rng.gen_range(1.0..15.0);
+                let credit = [1.0, 0.9, 0.85][rng.gen_range(0..3)];
+                got += credit * w.min(wl);
+                carried += w;
+                listed += wl;
+            }
+        }
+        listed += if rng.gen_bool(0.5) {
+            0.0
+        } else {
+            rng.gen_range(0.0..20.0)
+        };
+        let real = crate::normalize::blend(got, total_q, listed);
+        assert!(real <= name_bound(carried, total_q), "{real} > bound");
+    }
+}
+
 #[test]
 #[ignore = "debug harness: 1M entries, run in release with --nocapture"]
 fn tail_probe() {
