@@ -883,8 +883,8 @@ impl Index {
                     Some((yy, start, keys)) if yy == y => (start, keys),
                     _ => {
                         let group = (base >> 9) | y;
-                        let (lo, hi) = match self.year_runs.get(hash_u64(group)) {
-                            &[lo, hi]
+                        let (lo, hi) = match *self.year_runs.get(hash_u64(group)) {
+                            [lo, hi]
                                 if self.keys.get(lo as usize).is_some_and(|&k| k >> 9 == group) =>
                             {
                                 (lo as usize, hi as usize)
@@ -892,7 +892,7 @@ impl Index {
                             // No key of the token in that year (every year present has its
                             // run in `year_runs`): nothing to search. Most lookups of the
                             // one-token-name postings end here.
-                            &[] => (s, s),
+                            [] => (s, s),
                             // (Never seen) two years sharing a hash: search.
                             _ => {
                                 let lo = run.partition_point(|&k| k >> 9 < group);
