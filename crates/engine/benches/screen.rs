@@ -1,6 +1,7 @@
 //! `screen` against a 1M-entry synthetic snapshot (synth::generate, fixed seed) with the sample
 //! SOP rules: criterion's mean per passenger mix, then p50/p99/p99.9 over a timed loop (criterion
-//! reports means only; the counter's budget is about the tail).
+//! reports means only; the counter's budget is about the tail), then each passenger's best of
+//! three passes for the screen and the matcher alone, and what the engine adds per passenger.
 //!
 //! Passengers: 80% unlisted (names recombined from listed tokens, so the name index has
 //! candidates to score — the realistic hot path), 10% listed by document number, 10% listed by
@@ -210,6 +211,43 @@ fn bench(c: &mut Criterion) {
             percentile(&times, 0.90),
             percentile(&times, 0.99),
             percentile(&times, 0.999),
+        );
+    }
+    // The sandbox shares its cores with other builds: each passenger's fastest of three more
+    // passes (screen, then the matcher alone, in separate passes) is its own cost, and their
+    // difference per passenger is what the engine adds around the matcher.
+    let mut best_screen = vec![Duration::MAX; docs.len()];
+    let mut best_matcher = vec![Duration::MAX; docs.len()];
+    for _ in 0..3 {
+        for (k, d) in docs.iter().enumerate() {
+            let i = input(d);
+            let start = Instant::now();
+            black_box(screen(black_box(&i), &ctx));
+            best_screen[k] = best_screen[k].min(start.elapsed());
+        }
+        for (k, q) in queries.iter().enumerate() {
+            let start = Instant::now();
+            black_box(snapshot.find(black_box(q), Some(Direction::Departure), today));
+            best_matcher[k] = best_matcher[k].min(start.elapsed());
+        }
+    }
+    let mut added: Vec<Duration> = best_screen
+        .iter()
+        .zip(&best_matcher)
+        .map(|(s, m)| s.saturating_sub(*m))
+        .collect();
+    for (what, times) in [
+        ("screen (best of 3)", &mut best_screen),
+        ("matcher alone (best of 3)", &mut best_matcher),
+        ("screen - matcher, per pass.", &mut added),
+    ] {
+        times.sort();
+        println!(
+            "  {what:<28} p50 {:>10.1?}  p90 {:>10.1?}  p99 {:>10.1?}  p99.9 {:>10.1?}",
+            percentile(times, 0.50),
+            percentile(times, 0.90),
+            percentile(times, 0.99),
+            percentile(times, 0.999),
         );
     }
 

@@ -1,6 +1,7 @@
 //! The decision itself: runs every check, collects every reason, and lets
 //! [`Outcome::from_reasons`] order them and take the highest level.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use checkpost_document::{Field, ProblemKind, TravelDocument};
@@ -218,8 +219,10 @@ fn watchlist_checks(
                 action.as_str()
             )
         };
+        // Appended in place (a screening of a common name carries a dozen of these); writing
+        // to a String cannot fail.
         if let Some(why) = entry.map(|e| e.reason.trim()).filter(|w| !w.is_empty()) {
-            message.push_str(&format!(" Listed for: {why}."));
+            let _ = write!(message, " Listed for: {why}.");
         }
         if capped && level < action {
             message.push_str(
@@ -227,9 +230,10 @@ fn watchlist_checks(
             );
         }
         if let Some(case) = &cleared_by_case {
-            message.push_str(&format!(
+            let _ = write!(
+                message,
                 " Previously cleared for this document in case {case}: does not raise the decision."
-            ));
+            );
         }
         let mut reason = Reason::new(
             code,

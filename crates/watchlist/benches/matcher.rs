@@ -123,17 +123,19 @@ fn latency_report(label: &str, index: &Index, entries: &[Entry], queries: &[Quer
     best.sort_unstable();
     println!(
         "{label}: {} queries x{PASSES}, {:.2} matches/query\n  all samples:      p50 {:.2?}, p90 \
-         {:.2?}, p99 {:.2?}, max {:.2?}\n  per-query best:   p50 {:.2?}, p90 {:.2?}, p99 {:.2?}, \
-         max {:.2?}",
+         {:.2?}, p99 {:.2?}, p99.9 {:.2?}, max {:.2?}\n  per-query best:   p50 {:.2?}, p90 \
+         {:.2?}, p99 {:.2?}, p99.9 {:.2?}, max {:.2?}",
         queries.len(),
         matches as f64 / all.len() as f64,
         percentile(&all, 0.50),
         percentile(&all, 0.90),
         percentile(&all, 0.99),
+        percentile(&all, 0.999),
         all.last().copied().unwrap_or_default(),
         percentile(&best, 0.50),
         percentile(&best, 0.90),
         percentile(&best, 0.99),
+        percentile(&best, 0.999),
         best.last().copied().unwrap_or_default(),
     );
     for &(d, k) in slowest.iter().take(3) {

@@ -883,13 +883,17 @@ impl Index {
                     Some((yy, start, keys)) if yy == y => (start, keys),
                     _ => {
                         let group = (base >> 9) | y;
-                        let (lo, hi) = match self.year_runs.get(hash_u64(group)) {
-                            &[lo, hi]
+                        let (lo, hi) = match *self.year_runs.get(hash_u64(group)) {
+                            [lo, hi]
                                 if self.keys.get(lo as usize).is_some_and(|&k| k >> 9 == group) =>
                             {
                                 (lo as usize, hi as usize)
                             }
-                            // No such year, or (never seen) two years sharing a hash: search.
+                            // No key of the token in that year (every year present has its
+                            // run in `year_runs`): nothing to search. Most lookups of the
+                            // one-token-name postings end here.
+                            [] => (s, s),
+                            // (Never seen) two years sharing a hash: search.
                             _ => {
                                 let lo = run.partition_point(|&k| k >> 9 < group);
                                 let len = run[lo..].partition_point(|&k| k >> 9 <= group);
@@ -981,13 +985,27 @@ impl Index {
         // Best bound first. A candidate that may be strong is always judged; the others only
         // while they can still make the MAX_WEAK_MATCHES best weak matches.
         pre.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let mut weak_scores: Vec<f32> = Vec::new();
+        // The weak matches so far as (score, entry), in the cap's order: best score first,
+        // ties by entry number (see the cap below).
+        let mut weak: Vec<(f32, u32)> = Vec::new();
+        let beats = |(s, e): (f32, u32), (ub, c): (f32, u32)| s > ub || (s == ub && e < c);
         for (ub, c, name, dob) in pre {
             let may_be_strong = name >= t.strong_name && dob.corroborates();
-            if !may_be_strong && weak_scores.len() >= MAX_WEAK_MATCHES {
-                weak_scores.sort_unstable_by(|a, b| b.total_cmp(a));
-                weak_scores.truncate(MAX_WEAK_MATCHES);
-                if ub < weak_scores[MAX_WEAK_MATCHES - 1] {
+            if !may_be_strong && weak.len() >= MAX_WEAK_MATCHES {
+                if ub < weak[MAX_WEAK_MATCHES - 1].0 {
+                    continue;
+                }
+                // A tie at the cut: the cap keeps the lowest entry numbers, so a candidate that
+                // MAX_WEAK_MATCHES weak matches already beat (a better score, or the same and a
+                // lower entry) cannot be kept. Common names have dozens of namesakes scoring
+                // alike; their entries are not read. Only when nothing can raise a score above
+                // its bound (no father's name: the bound is then the score before penalties)
+                // and the entry is not a document / national-ID match (whose matched tokens
+                // judging fills in).
+                if father_q.is_none()
+                    && weak.partition_point(|&m| beats(m, (ub, c))) >= MAX_WEAK_MATCHES
+                    && !out[..first_name_match].iter().any(|m| m.entry == c)
+                {
                     continue;
                 }
             }
@@ -1003,7 +1021,8 @@ impl Index {
                 out,
             );
             if let Some(m) = out.get(before).filter(|m| !m.strong) {
-                weak_scores.push(m.score);
+                let at = weak.partition_point(|&w| beats(w, (m.score, m.entry)));
+                weak.insert(at, (m.score, m.entry));
             }
         }
         // Cap the weak name matches (documented at MAX_WEAK_MATCHES), best score first.
@@ -1092,9 +1111,15 @@ impl Index {
                 (None, _) => years.push((ys << 9, (ys << 9) | 0x1FF)),
             }
         }
-        // The required (non-optional) query tokens, each once.
+        // The required (non-optional) query tokens, each once, and which of them each query
+        // token is (`None`: optional).
         let mut required: Vec<&QueryToken> = Vec::new();
-        for tok in qt.iter().filter(|t| !t.optional) {
+        let mut group_of: Vec<Option<usize>> = Vec::with_capacity(qt.len());
+        for tok in qt {
+            if tok.optional {
+                group_of.push(None);
+                continue;
+            }
             let same = |o: &&QueryToken| {
                 o.expansions.len() == tok.expansions.len()
                     && o.expansions
@@ -1102,8 +1127,12 @@ impl Index {
                         .zip(&tok.expansions)
                         .all(|(a, b)| a.0 == b.0)
             };
-            if !required.iter().any(same) {
-                required.push(tok);
+            match required.iter().position(same) {
+                Some(g) => group_of.push(Some(g)),
+                None => {
+                    group_of.push(Some(required.len()));
+                    required.push(tok);
+                }
             }
         }
         if let [only] = required.as_slice()
@@ -1115,13 +1144,16 @@ impl Index {
         // Sorted entry lists per required query token, restricted by birth slot.
         let mut lists: Vec<Vec<u32>> = Vec::new();
         let mut ranges = Vec::new();
+        // Runs of one-token listed names, each with the required token it carries.
         let mut single_ranges = Vec::new();
-        for tok in required {
+        let mut single_group: Vec<usize> = Vec::new();
+        for (g, tok) in required.iter().enumerate() {
             ranges.clear();
             for &(id, _) in &tok.expansions {
                 self.ranges(id, Some(&years), false, &mut ranges);
                 self.ranges(id, Some(&years), true, &mut single_ranges);
             }
+            single_group.resize(single_ranges.len(), g);
             // One sort of the concatenated runs rather than a merge (and an allocation) per run.
             let mut list: Vec<u32> = Vec::with_capacity(ranges.iter().map(|(a, b)| b - a).sum());
             for &(a, b) in &ranges {
@@ -1139,15 +1171,44 @@ impl Index {
             0 => Vec::new(),
             1 => lists.pop().unwrap_or_default(),
             n => {
-                let mut c = Vec::new();
+                // Each candidate tagged with the required tokens it carries (bit g: token g):
+                // `entry << 32 | tokens`. The lists are in cache; the candidates' records are
+                // not, so a candidate whose tokens cannot reach the reporting similarity is
+                // dropped here rather than read (see `name_bound`).
+                let mut tagged: Vec<u64> = Vec::new();
                 for i in 0..n {
                     for j in i + 1..n {
-                        intersect_sorted(&lists[i], &lists[j], &mut c);
+                        intersect_tagged(&lists[i], &lists[j], (1 << i) | (1 << j), &mut tagged);
                     }
                 }
                 // One-token listed names share at most one token with any query.
-                for &(a, b) in &single_ranges {
-                    c.extend_from_slice(&self.postings[a..b]);
+                for (&(a, b), &g) in single_ranges.iter().zip(&single_group) {
+                    tagged.extend(
+                        self.postings[a..b]
+                            .iter()
+                            .map(|&e| (u64::from(e) << 32) | (1 << g)),
+                    );
+                }
+                tagged.sort_unstable();
+                let total_q: f32 = qt.iter().map(|t| t.weight).sum();
+                let mut c = Vec::with_capacity(tagged.len());
+                let mut k = 0;
+                while let Some(&first) = tagged.get(k) {
+                    let entry = (first >> 32) as u32;
+                    let mut carried = 0u32;
+                    while let Some(&x) = tagged.get(k).filter(|&&x| (x >> 32) as u32 == entry) {
+                        carried |= x as u32;
+                        k += 1;
+                    }
+                    let got: f32 = qt
+                        .iter()
+                        .zip(&group_of)
+                        .filter(|(_, g)| g.is_none_or(|g| carried & (1 << g) != 0))
+                        .map(|(tok, _)| tok.weight)
+                        .sum();
+                    if name_bound(got, total_q) >= t.name_min {
+                        c.push(entry);
+                    }
                 }
                 c
             }
@@ -1454,20 +1515,32 @@ fn push_exact(out: &mut Vec<Match>, i: u32, e: &Entry, kind: MatchKind) {
     });
 }
 
-/// Appends the intersection of two sorted lists to `out`.
-fn intersect_sorted(a: &[u32], b: &[u32], out: &mut Vec<u32>) {
+/// Appends the intersection of two sorted lists to `out`, each entry `e` as `e << 32 | tag`.
+fn intersect_tagged(a: &[u32], b: &[u32], tag: u32, out: &mut Vec<u64>) {
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
         match a[i].cmp(&b[j]) {
             std::cmp::Ordering::Less => i += 1,
             std::cmp::Ordering::Greater => j += 1,
             std::cmp::Ordering::Equal => {
-                out.push(a[i]);
+                out.push((u64::from(a[i]) << 32) | u64::from(tag));
                 i += 1;
                 j += 1;
             }
         }
     }
+}
+
+/// The most [`Index::name_similarity`] can give a listed name when the query tokens it may
+/// match weigh `got` of the query's `total_q`: [`crate::normalize::blend`] does not grow with
+/// the listed side's weight, which is at least what it matched, so the best case is a listed
+/// name made only of the matched tokens. A small margin keeps float rounding on the safe side:
+/// a candidate below the bound cannot be reported, one above it is scored as before.
+fn name_bound(got: f32, total_q: f32) -> f32 {
+    if !(got.is_finite() && total_q.is_finite()) {
+        return 1.0;
+    }
+    crate::normalize::blend(got, total_q, got) + 1e-4
 }
 
 /// Entries of a sorted `(key, entry)` array whose key is `key`.
@@ -1512,3 +1585,7 @@ pub fn applies(e: &Entry, direction: Option<Direction>, today: NaiveDate) -> boo
     }
     true
 }
+
+#[cfg(test)]
+#[path = "index_tail.rs"]
+mod tail_probe;

@@ -28,6 +28,9 @@ pub use vocab::{Decision, Direction, EntryId, ListKind, MatchKind};
 
 use checkpost_document::{Cnic, PartialDate, Sex};
 
+/// The blake3 derive-key context of [`Entry::content_digest`].
+const ENTRY_DIGEST_CONTEXT: &str = "checkpost watchlist entry v1";
+
 /// One watchlist entry as HQ exported it (one CSV row), validated.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
@@ -70,12 +73,21 @@ impl Entry {
     /// the snapshot body uses). Any change to any field changes it; the server shows it to
     /// reviewers and the store remembers "cleared against this exact entry" by it.
     pub fn content_digest(&self) -> [u8; 32] {
-        let mut hasher = blake3::Hasher::new_derive_key("checkpost watchlist entry v1");
+        // The engine digests every matched entry of a screening (a common name has a dozen):
+        // the derive-key context is hashed once, and an entry is encoded on the stack (the same
+        // bytes as `to_stdvec`, without its allocation and regrowth) unless it is unusually long.
+        static CONTEXT: std::sync::LazyLock<blake3::Hasher> =
+            std::sync::LazyLock::new(|| blake3::Hasher::new_derive_key(ENTRY_DIGEST_CONTEXT));
+        let mut hasher = CONTEXT.clone();
+        let mut buf = [0u8; 1024];
         // Encoding into a Vec cannot fail for this type (no maps, no unsized sequences); the
         // fallback still yields a digest that differs per entry via its Debug form.
-        match postcard::to_stdvec(self) {
-            Ok(bytes) => hasher.update(&bytes),
-            Err(_) => hasher.update(format!("{self:?}").as_bytes()),
+        match postcard::to_slice(self, &mut buf) {
+            Ok(bytes) => hasher.update(bytes),
+            Err(_) => match postcard::to_stdvec(self) {
+                Ok(bytes) => hasher.update(&bytes),
+                Err(_) => hasher.update(format!("{self:?}").as_bytes()),
+            },
         };
         *hasher.finalize().as_bytes()
     }

@@ -355,3 +355,38 @@ fn the_fathers_name_and_aliases_of_an_entry_are_kept_apart_in_the_index() {
         "{m:?}"
     );
 }
+
+/// Forty namesakes listed without a date of birth all match a common name equally (weakly):
+/// [`index::MAX_WEAK_MATCHES`] are reported, the lowest entry numbers among the tie, and one of
+/// them also listed by document number stays a DOCUMENT match that shows the name tokens.
+#[test]
+fn tied_weak_namesakes_are_capped_by_entry_number_and_a_document_match_still_shows_its_tokens() {
+    use checkpost_watchlist::index;
+    let mut e: Vec<Entry> = (0..40)
+        .map(|i| {
+            entry(
+                &format!("BL-{i}"),
+                ListKind::Blacklist,
+                "MUHAMMAD HASSAN KHAN",
+                "",
+                Decision::Offload,
+            )
+        })
+        .collect();
+    e[30].document_numbers = vec!["AB1234567".to_string()];
+    let mut q = query("MUHAMMAD HASSAN", "KHAN", "1980-01-01");
+    q.document_number = Some("AB1234567".to_string());
+    let m = find(&e, &q);
+    let weak: Vec<u32> = m
+        .iter()
+        .filter(|m| m.kind == MatchKind::NameOnly)
+        .map(|m| m.entry)
+        .collect();
+    assert_eq!(
+        weak,
+        (0..index::MAX_WEAK_MATCHES as u32).collect::<Vec<_>>()
+    );
+    let doc = m.iter().find(|m| m.entry == 30).unwrap();
+    assert_eq!(doc.kind, MatchKind::Document);
+    assert_eq!(doc.matched_tokens, ["MUHAMMAD", "HASSAN", "KHAN"]);
+}

@@ -313,6 +313,27 @@ fn content_digest_changes_with_any_field() {
     }
 }
 
+/// Stored clearances name an entry by this digest: it stays the blake3 derive-key hash of the
+/// entry's canonical (postcard) encoding, for short entries and for ones too long for a stack
+/// buffer alike.
+#[test]
+fn content_digest_is_the_derive_key_hash_of_the_canonical_encoding_at_any_length() {
+    let short = sample_entries().into_iter().next().unwrap();
+    let mut long = short.clone();
+    long.reason = "R".repeat(5_000);
+    for e in [short, long] {
+        let bytes = postcard::to_stdvec(&e).unwrap();
+        let mut expected = blake3::Hasher::new_derive_key("checkpost watchlist entry v1");
+        expected.update(&bytes);
+        assert_eq!(
+            e.content_digest(),
+            *expected.finalize().as_bytes(),
+            "{} bytes",
+            bytes.len()
+        );
+    }
+}
+
 #[test]
 fn the_sample_fixture_builds_into_a_loadable_snapshot() {
     let csv = std::fs::read(
