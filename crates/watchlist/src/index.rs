@@ -351,7 +351,7 @@ impl Index {
     }
 
     /// [`Index::build_with`] on `threads` threads (the result is the same for any number).
-    fn build_threads(
+    pub(crate) fn build_threads(
         entries: &[Entry],
         normalizer: Option<Arc<Normalizer>>,
         threads: usize,

@@ -322,9 +322,17 @@ fn counts(lists: impl Iterator<Item = ListKind>) -> Vec<(ListKind, u64)> {
 
 /// The body and the length of each chunk in it.
 fn encode_body(entries: &[Entry]) -> Result<(Vec<u8>, Vec<u64>), WatchlistError> {
+    encode_body_in(entries, CHUNK_ENTRIES)
+}
+
+/// [`encode_body`] with `per_chunk` entries a chunk.
+fn encode_body_in(
+    entries: &[Entry],
+    per_chunk: usize,
+) -> Result<(Vec<u8>, Vec<u64>), WatchlistError> {
     let mut body = Vec::new();
     let mut lens = Vec::new();
-    for chunk in entries.chunks(CHUNK_ENTRIES) {
+    for chunk in entries.chunks(per_chunk) {
         let bytes = postcard::to_stdvec(chunk).map_err(|e| WatchlistError::Encode {
             reason: e.to_string(),
         })?;
@@ -424,4 +432,38 @@ fn load_body(
     }
     let index = build::assemble(shares, norm, None);
     Ok((Entries::from_parts(body.into(), starts), index))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::index::build::tests::assert_same;
+
+    #[test]
+    fn a_body_loaded_on_any_number_of_threads_gives_back_its_entries_and_their_index() {
+        let entries = crate::synth::generate(9_000, 3);
+        let (body, lens) = encode_body_in(&entries, 1_000).unwrap();
+        let reference = Index::build_threads(&entries, None, 1);
+        for threads in [1, 2, 3, 4, 16] {
+            let (loaded, index) = load_body(&body, &lens, threads).unwrap();
+            assert_eq!(loaded.to_vec(), entries, "{threads} threads");
+            assert_same(&reference, &index, &format!("{threads} threads"));
+        }
+    }
+
+    #[test]
+    fn a_chunk_with_bytes_past_its_entries_is_malformed() {
+        let entries = crate::synth::generate(20, 4);
+        let (mut body, mut lens) = encode_body_in(&entries, 10).unwrap();
+        body.insert(lens[0] as usize, 0);
+        lens[0] += 1;
+        let err = load_body(&body, &lens, 2).unwrap_err();
+        assert!(
+            matches!(&err, WatchlistError::MalformedBody { reason, .. } if reason.contains("chunk 0")),
+            "{err}"
+        );
+        let err = load_body(&body[..body.len() - 1], &lens, 1).unwrap_err();
+        assert!(matches!(err, WatchlistError::MalformedBody { .. }), "{err}");
+    }
 }

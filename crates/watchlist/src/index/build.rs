@@ -357,11 +357,11 @@ pub(crate) fn assemble(
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Every array of two indexes, field by field (the normalizer aside).
-    fn assert_same(a: &Index, b: &Index, what: &str) {
+    pub(crate) fn assert_same(a: &Index, b: &Index, what: &str) {
         assert_eq!(a.entries, b.entries, "{what}: entries");
         assert_eq!(a.documents, b.documents, "{what}: documents");
         assert_eq!(a.national_ids, b.national_ids, "{what}: national_ids");
