@@ -389,7 +389,9 @@ fn load_body(
     // Runs of whole chunks, about the same number of entries each.
     let total: usize = chunks.iter().map(|c| c.2).sum();
     let per = total.div_ceil(threads.max(1)).max(1);
-    let mut runs: Vec<(usize, Vec<(usize, usize, &[u8], usize)>)> = Vec::new();
+    // (number of the run's first entry, its chunks as (chunk number, start, bytes, entries)).
+    type Run<'b> = (usize, Vec<(usize, usize, &'b [u8], usize)>);
+    let mut runs: Vec<Run<'_>> = Vec::new();
     let mut first = 0usize;
     for (k, &(at, chunk, count)) in chunks.iter().enumerate() {
         match runs.last_mut() {
