@@ -10,7 +10,7 @@ use anyhow::Context;
 use checkpost_document::{Cnic, PartialDate, Sex};
 use checkpost_watchlist::matcher::{self, Match, Query, Thresholds};
 use checkpost_watchlist::snapshot::{Snapshot, read_verifying_key};
-use checkpost_watchlist::{Direction, Entry};
+use checkpost_watchlist::{Direction, Entries};
 
 /// Flags of `checkpost match`.
 #[derive(clap::Args)]
@@ -190,7 +190,7 @@ fn print_text(
     id: Option<&str>,
     q: &Query,
     matches: &[Match],
-    entries: &[Entry],
+    entries: &Entries,
 ) -> std::io::Result<()> {
     let who = format!("{} {}", q.given_names, q.surname);
     let label = id.map_or(format!("line {line}"), |id| format!("line {line} ({id})"));
@@ -205,7 +205,7 @@ fn print_text(
     for m in matches {
         let name = entries
             .get(m.entry as usize)
-            .map_or("", |e| e.full_name.as_str());
+            .map_or(String::new(), |e| e.full_name);
         writeln!(
             out,
             "  {:<10} {:<12} {:<11} score {:.3} {:<6} level {:<12} tokens [{}] {}",
@@ -272,7 +272,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let matches = snap
             .index
-            .find_with(&snap.entries, &q, args.direction, today, &thresholds);
+            .find_with(snap.entries(), &q, args.direction, today, &thresholds);
         if args.json {
             let result = JsonResult {
                 line: line_no,
@@ -300,7 +300,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 id.as_deref(),
                 &q,
                 &matches,
-                &snap.entries,
+                snap.entries(),
             )?;
         }
         // Streaming: a query piped in interactively sees its answer at once.

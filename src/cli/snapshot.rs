@@ -296,7 +296,7 @@ fn verify(file: &Path, pubkeys: &[PathBuf]) -> anyhow::Result<ExitCode> {
             println!(
                 "OK: {} verified: {} entries, digest {}, signed by {}",
                 file.display(),
-                snap.entries.len(),
+                snap.len(),
                 snap.digest_hex(),
                 snap.header.signer_hex()
             );

@@ -138,7 +138,7 @@ fn bench(c: &mut Criterion) {
     let snapshot = Snapshot::from_entries(header, entries);
     let rules_text = include_str!("../../../fixtures/rules/sop.toml");
     let rules = Rules::from_toml(rules_text, "sop.toml").expect("sample rules");
-    let docs = passengers(&snapshot.entries, 10_000);
+    let docs = passengers(&snapshot.entries().to_vec(), 10_000);
     let travel = TravelDetails {
         destination: Some("ARE".into()),
         visa_type: Some("VISIT".into()),
@@ -252,7 +252,7 @@ fn bench(c: &mut Criterion) {
     }
 
     let sltd = snapshot
-        .entries
+        .entries()
         .iter()
         .find(|e| e.list == ListKind::Sltd && !e.document_numbers.is_empty())
         .and_then(|e| {
@@ -327,9 +327,9 @@ fn delta_overlay(snapshot: &Snapshot) -> std::sync::Arc<DeltaSet> {
                     e
                 })
                 .collect();
-            let removes: Vec<_> = snapshot.entries[d * 10..d * 10 + 10]
-                .iter()
-                .map(|e| e.entry_id.clone())
+            let removes: Vec<_> = (d * 10..d * 10 + 10)
+                .filter_map(|i| snapshot.entry(i))
+                .map(|e| e.entry_id)
                 .collect();
             let bytes = delta::build(&adds, &removes, &format!("d{d}"), at, None, &key).unwrap();
             Delta::load(&bytes, &[key.verifying_key()]).unwrap()

@@ -187,12 +187,12 @@ fn watchlist_checks(
     for m in found {
         let entry = match &overlay {
             Some(o) => o.entry_at(snapshot, m.entry),
-            None => snapshot.and_then(|s| s.entries.get(m.entry as usize)),
+            None => snapshot.and_then(|s| s.entry(m.entry as usize)),
         };
         // An index that points past the entries would be a bug in the snapshot; the match is
         // still reported, with a digest no clearance can carry.
-        let entry_digest = entry.map_or([0; 32], |e| e.content_digest());
-        let action = entry.map_or(m.level, |e| e.action);
+        let entry_digest = entry.as_ref().map_or([0; 32], |e| e.content_digest());
+        let action = entry.as_ref().map_or(m.level, |e| e.action);
         // The matcher caps weak matches; this re-asserts it through the matcher's own rule,
         // because an OFFLOAD on a weak match is the one mistake this engine must never make.
         let capped = !(m.strong && m.kind.is_strong());
@@ -221,7 +221,11 @@ fn watchlist_checks(
         };
         // Appended in place (a screening of a common name carries a dozen of these); writing
         // to a String cannot fail.
-        if let Some(why) = entry.map(|e| e.reason.trim()).filter(|w| !w.is_empty()) {
+        if let Some(why) = entry
+            .as_ref()
+            .map(|e| e.reason.trim())
+            .filter(|w| !w.is_empty())
+        {
             let _ = write!(message, " Listed for: {why}.");
         }
         if capped && level < action {

@@ -248,7 +248,12 @@ fn document_match_takes_the_entry_action() {
     assert_eq!(o.matches.len(), 1);
     assert_eq!(
         o.matches[0].entry_digest,
-        post.snapshot.as_ref().unwrap().entries[0].content_digest()
+        post.snapshot
+            .as_ref()
+            .unwrap()
+            .entry(0)
+            .unwrap()
+            .content_digest()
     );
 }
 

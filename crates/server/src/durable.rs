@@ -320,11 +320,11 @@ pub fn opens_case(outcome: &Outcome) -> bool {
 /// The snapshot's entries for `matches`, in match order, fetched by the position the engine
 /// reported. An entry whose id does not agree (a different snapshot than the one that answered)
 /// is left out rather than shown as the wrong person.
-fn matched_entries<'s>(
-    snapshot: Option<&'s checkpost_watchlist::snapshot::Snapshot>,
-    overlay: &'s checkpost_watchlist::delta::DeltaSet,
+fn matched_entries(
+    snapshot: Option<&checkpost_watchlist::snapshot::Snapshot>,
+    overlay: &checkpost_watchlist::delta::DeltaSet,
     matches: &[&checkpost_engine::MatchedEntry],
-) -> Vec<&'s Entry> {
+) -> Vec<Entry> {
     matches
         .iter()
         .filter_map(|m| {

@@ -75,9 +75,9 @@ fn bench(c: &mut Criterion) {
     let deltas: Vec<Delta> = (0..10)
         .map(|d| {
             let adds = delta_entries(100, SEED + 1 + d as u64, &d.to_string());
-            let removes: Vec<EntryId> = base.entries[d * 10..d * 10 + 10]
-                .iter()
-                .map(|e| e.entry_id.clone())
+            let removes: Vec<EntryId> = (d * 10..d * 10 + 10)
+                .filter_map(|i| base.entry(i))
+                .map(|e| e.entry_id)
                 .collect();
             let bytes =
                 delta::build(&adds, &removes, &format!("d{d}"), at, None, &key).expect("build");
@@ -103,11 +103,11 @@ fn bench(c: &mut Criterion) {
 
     // Queries: half for snapshot entries, half for overlay entries.
     let queries: Vec<Query> = base
-        .entries
+        .entries()
         .iter()
-        .step_by(base.entries.len() / 500)
+        .step_by(base.len() / 500)
         .chain(set.entries().iter())
-        .map(query)
+        .map(|e| query(&e))
         .collect();
 
     let mut g = c.benchmark_group("delta");

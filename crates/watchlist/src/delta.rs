@@ -34,6 +34,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
+use crate::entries::Entries;
 use crate::envelope::{self, Format, Opened};
 use crate::matcher::{Match, Query};
 use crate::snapshot::{Snapshot, SnapshotHeader};
@@ -257,16 +258,18 @@ pub fn superseded_each(deltas: &[Delta], snapshot: &Snapshot) -> Vec<bool> {
 }
 
 /// The content digests of the snapshot entries whose ids any of `deltas` names (one pass over
-/// the snapshot; the snapshot has no id index, and rebasing is rare).
+/// the snapshot's ids, decoding only the named entries; the snapshot has no id index, and
+/// rebasing is rare).
 fn digests_of(snapshot: &Snapshot, deltas: &[Delta]) -> HashMap<EntryId, [u8; 32]> {
-    let named: HashSet<&EntryId> = deltas
+    let named: HashSet<&str> = deltas
         .iter()
         .flat_map(|d| d.adds.iter().map(|e| &e.entry_id).chain(&d.removes))
+        .map(|id| id.0.as_str())
         .collect();
-    snapshot
-        .entries
-        .iter()
-        .filter(|e| named.contains(&e.entry_id))
+    let entries = snapshot.entries();
+    (0..entries.len())
+        .filter(|&i| entries.head(i).is_some_and(|h| named.contains(h.entry_id)))
+        .filter_map(|i| entries.get(i))
         .map(|e| (e.entry_id.clone(), e.content_digest()))
         .collect()
 }
@@ -307,7 +310,7 @@ impl std::fmt::Debug for DeltaSet {
                     .map(|d| d.header.id.as_str())
                     .collect::<Vec<_>>(),
             )
-            .field("entries", &self.overlay.entries.len())
+            .field("entries", &self.overlay.len())
             .field("masked", &self.masked.len())
             .finish()
     }
@@ -380,8 +383,8 @@ impl DeltaSet {
     }
 
     /// The entries the deltas add or replace, in force (last delta wins).
-    pub fn entries(&self) -> &[Entry] {
-        &self.overlay.entries
+    pub fn entries(&self) -> &Entries {
+        self.overlay.entries()
     }
 
     /// Whether the snapshot's entry with this id is hidden (removed or replaced by a delta).
@@ -436,11 +439,11 @@ impl DeltaSet {
             return out;
         }
         out.retain(|m| !self.masked.contains(&m.entry_id));
-        if self.overlay.entries.is_empty() {
+        if self.overlay.is_empty() {
             // Removals only: nothing to look up in the overlay.
             return out;
         }
-        let offset = base.map_or(0, |b| b.entries.len() as u32);
+        let offset = base.map_or(0, |b| b.len() as u32);
         out.extend(
             self.overlay
                 .find(q, direction, today)
@@ -460,13 +463,14 @@ impl DeltaSet {
         out
     }
 
-    /// The entry at `position` of the combined list [`DeltaSet::find_over`] reports positions in.
-    pub fn entry_at<'a>(&'a self, base: Option<&'a Snapshot>, position: u32) -> Option<&'a Entry> {
-        let base_len = base.map_or(0, |b| b.entries.len());
+    /// The entry at `position` of the combined list [`DeltaSet::find_over`] reports positions
+    /// in, decoded.
+    pub fn entry_at(&self, base: Option<&Snapshot>, position: u32) -> Option<Entry> {
+        let base_len = base.map_or(0, Snapshot::len);
         let position = position as usize;
         match base {
-            Some(b) if position < base_len => b.entries.get(position),
-            _ => self.overlay.entries.get(position - base_len),
+            Some(b) if position < base_len => b.entry(position),
+            _ => self.overlay.entry(position - base_len),
         }
     }
 }

@@ -27,14 +27,20 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use checkpost_document::PartialDate;
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 
+use crate::entries::Entries;
 use crate::matcher::{
     self, DobAgreement, Evidence, FATHER_AGREES_BONUS, Match, Query, Thresholds, level_for,
     normalize_document_number,
 };
 use crate::normalize::{MIN_ONE_EDIT_LEN, Normalizer, TokenMatch, phonetic_key, within_one_edit};
-use crate::{Direction, Entry, MatchKind};
+use crate::{Direction, Entry, EntryId, MatchKind};
+
+pub(crate) mod build;
+mod facts;
+
+use facts::Facts;
 
 /// Birth slot `year << 9 | month << 5 | day` (0: unknown) of entries without a date of birth.
 const NO_YEAR: u64 = 0;
@@ -120,6 +126,9 @@ pub struct Index {
     /// cache misses) before its (large) `Entry` is read, and only when it may be reported.
     record_at: Vec<u32>,
     records: Vec<u32>,
+    /// Entry i's list, action, directions, validity window, sex and nationality: all that
+    /// `find` checks of a candidate, so that an entry is decoded only when it is reported.
+    facts: Vec<Facts>,
     /// Whole-name keys (hash of the name's sorted distinct token ids) → entries, for entries with
     /// a date of birth ([`Self::names_dated`]) and without one ([`Self::names_undated`]).
     names_dated: Postings,
@@ -132,7 +141,7 @@ pub struct Index {
 /// Sorted distinct `u64` keys (hashes, so evenly spread), each with a sorted run of entry
 /// numbers, in contiguous memory. A directory on the keys' top bits narrows a lookup to a few
 /// keys: one or two cache misses instead of a binary search's twenty over millions of keys.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 struct Postings {
     keys: Vec<u64>,
     offsets: Vec<u32>,
@@ -247,22 +256,26 @@ fn pair_key(a: u32, b: u32) -> u64 {
 
 /// Token ids of each distinct name spelling met while building: names repeat across a list
 /// (namesakes, fathers), and each spelling is normalized once.
-struct NameCache<'e> {
+struct NameCache {
     /// Spelling → its run of `ids`.
-    spans: HashMap<&'e str, (u32, u32), Fixed>,
+    spans: HashMap<Box<str>, (u32, u32), Fixed>,
     ids: Vec<u32>,
 }
 
-impl<'e> NameCache<'e> {
-    fn ids(&mut self, name: &'e str, norm: &Normalizer, interner: &mut Interner) -> &[u32] {
-        let ids = &mut self.ids;
-        let (a, b) = *self.spans.entry(name).or_insert_with(|| {
-            let a = ids.len() as u32;
-            for t in norm.tokens(name).iter().take(MAX_NAME_TOKENS) {
-                ids.push(interner.id(t));
+impl NameCache {
+    fn ids(&mut self, name: &str, norm: &Normalizer, interner: &mut Interner) -> &[u32] {
+        let (a, b) = match self.spans.get(name) {
+            Some(&span) => span,
+            None => {
+                let a = self.ids.len() as u32;
+                for t in norm.tokens(name).iter().take(MAX_NAME_TOKENS) {
+                    self.ids.push(interner.id(t));
+                }
+                let span = (a, self.ids.len() as u32);
+                self.spans.insert(name.into(), span);
+                span
             }
-            (a, ids.len() as u32)
-        });
+        };
         self.ids.get(a as usize..b as usize).unwrap_or(&[])
     }
 }
@@ -334,141 +347,21 @@ impl Index {
     }
 
     fn build_inner(entries: &[Entry], normalizer: Option<Arc<Normalizer>>) -> Index {
-        let norm: &Normalizer = normalizer.as_deref().unwrap_or(Normalizer::standard());
-        let mut interner = Interner {
-            ids: HashMap::default(),
-            tokens: Vec::new(),
-        };
-        let n = entries.len();
-        let mut record_at: Vec<u32> = Vec::with_capacity(n + 1);
-        let mut records: Vec<u32> = Vec::with_capacity(n * 6);
-        let mut pairs: Vec<(u64, u32)> = Vec::with_capacity(n * 4);
-        let mut df: Vec<u32> = Vec::new();
-        let mut documents = Vec::with_capacity(n);
-        let mut national_ids = Vec::with_capacity(n);
-        let mut distinct: Vec<u32> = Vec::new();
-        let mut name_ids: Vec<u32> = Vec::new();
-        let (mut names_dated, mut names_undated) = (Vec::new(), Vec::new());
-        let (mut pairs_dated, mut pairs_undated) = (Vec::new(), Vec::new());
-        // Names repeat across a list (namesakes, fathers): each distinct spelling is normalized
-        // once, its token ids kept in `arena`.
-        let mut seen = NameCache {
-            spans: HashMap::default(),
-            ids: Vec::new(),
-        };
-        for (i, e) in entries.iter().enumerate() {
-            let i = i as u32;
-            let start = records.len();
-            record_at.push(start as u32);
-            distinct.clear();
-            let names = std::iter::once(e.full_name.as_str())
-                .chain(e.aliases.iter().map(String::as_str))
-                .filter(|s| !s.trim().is_empty());
-            let year = year_slot(e.dob);
-            records.push(pack_dob(e.dob));
-            let (names_out, pairs_out) = if e.dob.is_some() {
-                (&mut names_dated, &mut pairs_dated)
-            } else {
-                (&mut names_undated, &mut pairs_undated)
-            };
-            for name in names {
-                let toks = seen.ids(name, norm, &mut interner);
-                name_ids.clear();
-                let len_at = records.len();
-                records.push(0);
-                for &id in toks.iter() {
-                    records.push(id);
-                    distinct.push(id);
-                    name_ids.push(id);
-                }
-                name_ids.sort_unstable();
-                name_ids.dedup();
-                if !name_ids.is_empty() {
-                    names_out.push((name_key(&name_ids), i));
-                }
-                let head = &name_ids[..name_ids.len().min(MAX_PAIR_TOKENS)];
-                for (k, &a) in head.iter().enumerate() {
-                    for &b in &head[k + 1..] {
-                        pairs_out.push((pair_key(a, b), i));
-                    }
-                }
-                if let [only] = toks {
-                    pairs.push(((u64::from(*only) << TOKEN_SHIFT) | SINGLE | year, i));
-                }
-                records[len_at] = (records.len() - len_at - 1) as u32;
-            }
-            if records.len() == start + 1 {
-                // No name: never a name candidate.
-                records.truncate(start);
-            } else if let Some(f) = &e.father_name {
-                let len_at = records.len();
-                records.push(FATHER_FLAG);
-                records.extend_from_slice(seen.ids(f, norm, &mut interner));
-                records[len_at] |= (records.len() - len_at - 1) as u32;
-            }
-            distinct.sort_unstable();
-            distinct.dedup();
-            for &id in &distinct {
-                if df.len() <= id as usize {
-                    df.resize(id as usize + 1, 0);
-                }
-                df[id as usize] += 1;
-                pairs.push(((u64::from(id) << TOKEN_SHIFT) | year, i));
-            }
-            for d in &e.document_numbers {
-                let d = normalize_document_number(d);
-                if !d.is_empty() {
-                    documents.push((hash(&d), i));
-                }
-            }
-            if let Some(c) = e.national_id.as_ref().and_then(cnic_number) {
-                national_ids.push((c, i));
-            }
-        }
-        record_at.push(records.len() as u32);
-        records.shrink_to_fit();
-        drop(seen);
-        // The big sorts run on two threads: the whole-name and pair postings and the exact
-        // indexes on a helper, the token postings here (a load is mostly sorting).
-        let helper = move || {
-            documents.sort_unstable();
-            national_ids.sort_unstable();
-            (
-                documents,
-                national_ids,
-                [
-                    Postings::from_pairs(names_dated),
-                    Postings::from_pairs(names_undated),
-                    Postings::from_pairs(pairs_dated),
-                    Postings::from_pairs(pairs_undated),
-                ],
-            )
-        };
-        let (main, parts) = std::thread::scope(|scope| {
-            let helper = scope.spawn(helper);
-            let main = Self::finish_build(norm, interner, pairs, df, n);
-            match helper.join() {
-                Ok(parts) => (main, parts),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        });
-        let (documents, national_ids, [names_dated, names_undated, pairs_dated, pairs_undated]) =
-            parts;
-        Index {
-            normalizer,
-            documents,
-            national_ids,
-            record_at,
-            records,
-            names_dated,
-            names_undated,
-            pairs_dated,
-            pairs_undated,
-            ..main
-        }
+        Self::build_threads(entries, normalizer, build::threads_for(entries.len()))
     }
 
-    /// The token postings and the token dictionary of [`Index::build_inner`]; the fields it does
+    /// [`Index::build_with`] on `threads` threads (the result is the same for any number).
+    pub(crate) fn build_threads(
+        entries: &[Entry],
+        normalizer: Option<Arc<Normalizer>>,
+        threads: usize,
+    ) -> Index {
+        let norm: &Normalizer = normalizer.as_deref().unwrap_or(Normalizer::standard());
+        let shares = build::shape_all(entries, norm, threads);
+        build::assemble(shares, norm, normalizer.clone())
+    }
+
+    /// The token postings and the token dictionary of [`build::assemble`]; the fields it does
     /// not build are left empty for the caller to fill.
     fn finish_build(
         norm: &Normalizer,
@@ -574,6 +467,11 @@ impl Index {
         self.entries == 0
     }
 
+    /// The list of each entry, in entry order.
+    pub(crate) fn lists(&self) -> impl Iterator<Item = crate::ListKind> + '_ {
+        self.facts.iter().map(|f| f.list)
+    }
+
     /// Number of distinct canonical name tokens.
     pub fn distinct_tokens(&self) -> usize {
         self.tokens.len()
@@ -599,6 +497,7 @@ impl Index {
             + v(self.postings.capacity(), 4)
             + v(self.record_at.capacity(), 4)
             + v(self.records.capacity(), 4)
+            + v(self.facts.capacity(), size_of::<Facts>())
             + self.names_dated.heap_bytes()
             + self.names_undated.heap_bytes()
             + self.pairs_dated.heap_bytes()
@@ -610,7 +509,7 @@ impl Index {
     /// or are not in force on `today` are left out.
     pub fn find(
         &self,
-        entries: &[Entry],
+        entries: &Entries,
         q: &Query,
         direction: Option<Direction>,
         today: NaiveDate,
@@ -621,7 +520,7 @@ impl Index {
     /// [`Index::find`] with explicit thresholds (ops tuning with `checkpost match`).
     pub fn find_with(
         &self,
-        entries: &[Entry],
+        entries: &Entries,
         q: &Query,
         direction: Option<Direction>,
         today: NaiveDate,
@@ -629,22 +528,23 @@ impl Index {
     ) -> Vec<Match> {
         let mut out: Vec<Match> = Vec::new();
         let applies = |i: u32| {
-            entries
+            self.facts
                 .get(i as usize)
-                .is_some_and(|e| applies(e, direction, today))
+                .is_some_and(|f| f.applies(direction, today))
         };
-        // Exact: document number, with a compatible state.
+        // Exact: document number, with a compatible state (verified against the entry: a hash
+        // collision never makes a match).
         if let Some(doc) = q.document_number.as_deref().map(normalize_document_number) {
             if !doc.is_empty() {
                 for i in equal_range(&self.documents, hash(&doc)) {
-                    let Some(e) = entries.get(i as usize) else {
+                    let Some(e) = entries.head(i as usize) else {
                         continue;
                     };
                     let listed = e
                         .document_numbers
                         .iter()
                         .any(|d| normalize_document_number(d) == doc);
-                    let state_ok = e.nationality.as_deref().is_none_or(|n| {
+                    let state_ok = e.nationality.is_none_or(|n| {
                         let n = n.trim();
                         (q.issuing_state.is_none() && q.nationality.is_none())
                             || q.issuing_state
@@ -655,19 +555,18 @@ impl Index {
                                 .is_some_and(|s| s.eq_ignore_ascii_case(n))
                     });
                     if listed && state_ok && applies(i) {
-                        push_exact(&mut out, i, e, MatchKind::Document);
+                        self.push_exact(&mut out, i, e.entry_id, MatchKind::Document);
                     }
                 }
             }
         }
-        // Exact: national ID.
+        // Exact: national ID (the key is the CNIC itself, so no entry needs reading to verify).
         if let Some(c) = q.national_id.as_ref().and_then(cnic_number) {
             for i in equal_range(&self.national_ids, c) {
-                let Some(e) = entries.get(i as usize) else {
-                    continue;
-                };
-                if e.national_id.as_ref().and_then(cnic_number) == Some(c) && applies(i) {
-                    push_exact(&mut out, i, e, MatchKind::NationalId);
+                if applies(i)
+                    && let Some(e) = entries.head(i as usize)
+                {
+                    self.push_exact(&mut out, i, e.entry_id, MatchKind::NationalId);
                 }
             }
         }
@@ -916,7 +815,7 @@ impl Index {
 
     fn find_by_name(
         &self,
-        entries: &[Entry],
+        entries: &Entries,
         q: &Query,
         t: &Thresholds,
         applies: &dyn Fn(u32) -> bool,
@@ -1358,7 +1257,7 @@ impl Index {
     #[allow(clippy::too_many_arguments)]
     fn score_candidate(
         &self,
-        entries: &[Entry],
+        entries: &Entries,
         q: &Query,
         qt: &[QueryToken],
         father_q: Option<&[String]>,
@@ -1367,7 +1266,7 @@ impl Index {
         (c, name_score, dob): (u32, f32, DobAgreement),
         out: &mut Vec<Match>,
     ) {
-        let Some(e) = entries.get(c as usize) else {
+        let Some(e) = self.facts.get(c as usize) else {
             return;
         };
         if !applies(c) {
@@ -1389,10 +1288,9 @@ impl Index {
             name: name_score,
             dob,
             sex_conflict: matcher::sex_conflict(q.sex, e.sex),
-            nationality_conflict: match (&q.nationality, &e.nationality) {
-                (Some(a), Some(b)) => !a.trim().eq_ignore_ascii_case(b.trim()),
-                _ => false,
-            },
+            nationality_conflict: e.nationality_conflict(q.nationality.as_deref(), || {
+                entries.head(c as usize).and_then(|h| h.nationality)
+            }),
             father,
         };
         let Some((score, strong)) = matcher::judge(&ev, t) else {
@@ -1419,9 +1317,12 @@ impl Index {
             m.matched_tokens = matched_tokens;
             return;
         }
+        let Some(head) = entries.head(c as usize) else {
+            return;
+        };
         out.push(Match {
             entry: c,
-            entry_id: e.entry_id.clone(),
+            entry_id: EntryId(head.entry_id.to_string()),
             list: e.list,
             kind: if strong {
                 MatchKind::NameDob
@@ -1432,6 +1333,26 @@ impl Index {
             matched_tokens,
             strong,
             level: level_for(e.action, strong),
+        });
+    }
+
+    /// Records an exact (document or national-ID) match of entry `i`, unless already matched.
+    fn push_exact(&self, out: &mut Vec<Match>, i: u32, entry_id: &str, kind: MatchKind) {
+        let Some(f) = self.facts.get(i as usize) else {
+            return;
+        };
+        if out.iter().any(|m| m.entry == i) {
+            return;
+        }
+        out.push(Match {
+            entry: i,
+            entry_id: EntryId(entry_id.to_string()),
+            list: f.list,
+            kind,
+            score: 1.0,
+            matched_tokens: Vec::new(),
+            strong: true,
+            level: f.action,
         });
     }
 
@@ -1499,22 +1420,6 @@ impl Index {
     }
 }
 
-fn push_exact(out: &mut Vec<Match>, i: u32, e: &Entry, kind: MatchKind) {
-    if out.iter().any(|m| m.entry == i) {
-        return;
-    }
-    out.push(Match {
-        entry: i,
-        entry_id: e.entry_id.clone(),
-        list: e.list,
-        kind,
-        score: 1.0,
-        matched_tokens: Vec::new(),
-        strong: true,
-        level: e.action,
-    });
-}
-
 /// Appends the intersection of two sorted lists to `out`, each entry `e` as `e << 32 | tag`.
 fn intersect_tagged(a: &[u32], b: &[u32], tag: u32, out: &mut Vec<u64>) {
     let (mut i, mut j) = (0, 0);
@@ -1552,38 +1457,7 @@ fn equal_range(v: &[(u64, u32)], key: u64) -> impl Iterator<Item = u32> + '_ {
 /// True when `e` applies in `direction` (`None`: any) and is in force on `today`. An entry
 /// without directions applies in its list's default directions.
 pub fn applies(e: &Entry, direction: Option<Direction>, today: NaiveDate) -> bool {
-    if let Some(d) = direction {
-        let dirs: &[Direction] = if e.directions.is_empty() {
-            e.list.default_directions()
-        } else {
-            &e.directions
-        };
-        if !dirs.contains(&d) {
-            return false;
-        }
-    }
-    let now = (today.year(), today.month(), today.day());
-    if let Some(f) = e.valid_from {
-        let start = (
-            i32::from(f.year),
-            u32::from(f.month.unwrap_or(1)),
-            u32::from(f.day.unwrap_or(1)),
-        );
-        if now < start {
-            return false;
-        }
-    }
-    if let Some(u) = e.valid_until {
-        let end = (
-            i32::from(u.year),
-            u32::from(u.month.unwrap_or(12)),
-            u32::from(u.day.unwrap_or(31)),
-        );
-        if now > end {
-            return false;
-        }
-    }
-    true
+    Facts::of(e).applies(direction, today)
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
+use crate::Entries;
 use crate::matcher::Query;
 use crate::synth;
 
@@ -107,7 +108,7 @@ fn unlisted_mix(entries: &[Entry], n: usize) -> Vec<Query> {
 }
 
 /// Where one query's work went.
-fn anatomy(index: &Index, entries: &[Entry], q: &Query) -> String {
+fn anatomy(index: &Index, entries: &Entries, q: &Query) -> String {
     let t = Thresholds::STANDARD;
     let qt = index.query_tokens(q, &t);
     let toks: Vec<String> = qt
@@ -167,7 +168,7 @@ fn anatomy(index: &Index, entries: &[Entry], q: &Query) -> String {
     )
 }
 
-fn report(label: &str, index: &Index, entries: &[Entry], queries: &[Query], slowest: usize) {
+fn report(label: &str, index: &Index, entries: &Entries, queries: &[Query], slowest: usize) {
     // A digest of every result (entries, kinds, scores, tokens, levels): two versions of the
     // matcher that print the same digest found the same matches.
     let digest = queries
@@ -248,7 +249,7 @@ fn serde_json_line(q: &Query) -> String {
 
 /// The slowest query shapes of the three mixes (session 3 analysis), one of each.
 #[inline(never)]
-fn slow_set(index: &Index, entries: &[Entry]) -> usize {
+fn slow_set(index: &Index, entries: &Entries) -> usize {
     let q = |given: &str, surname: &str, dob: Option<&str>| Query {
         surname: surname.into(),
         given_names: given.into(),
@@ -320,12 +321,13 @@ fn tail_probe() {
         .unwrap_or(40);
     let entries = synth::generate(n, SEED);
     let index = Index::build(&entries);
+    let stored = Entries::encode(&entries);
     if std::env::var_os("TAIL_SLOW_SET").is_some() {
         // For callgrind (`--instr-atstart=no`, then `callgrind_control -i on` once "built" is
         // printed): the instructions of a fixed set of slow queries found by this probe.
         println!("built");
         std::thread::sleep(Duration::from_secs(5));
-        let n = slow_set(&index, &entries);
+        let n = slow_set(&index, &stored);
         println!("slow set done ({n} matches)");
         return;
     }
@@ -357,7 +359,7 @@ fn tail_probe() {
     for _ in 0..passes {
         for q in passport.iter().chain(&no_dob).chain(&unlisted) {
             sink += index
-                .find(&entries, q, Some(Direction::Departure), today())
+                .find(&stored, q, Some(Direction::Departure), today())
                 .len();
         }
     }
@@ -365,15 +367,15 @@ fn tail_probe() {
     report(
         "passport mix, full DOB",
         &index,
-        &entries,
+        &stored,
         &passport,
         slowest,
     );
-    report("same names, no DOB", &index, &entries, &no_dob, slowest);
+    report("same names, no DOB", &index, &stored, &no_dob, slowest);
     report(
         "unlisted (engine mix)",
         &index,
-        &entries,
+        &stored,
         &unlisted,
         slowest,
     );

@@ -1,7 +1,7 @@
 //! Watchlists: what a post screens people and documents against.
 //!
 //! - [`vocab`]: decision levels, directions, list kinds, match kinds — the shared vocabulary.
-//! - [`Entry`]: one listed person or document.
+//! - [`Entry`]: one listed person or document; [`Entries`]: a snapshot's entries, held encoded.
 //! - [`csv`]: HQ's CSV export, strictly validated.
 //! - [`snapshot`]: the signed snapshot file: build, sign, verify, load.
 //! - [`delta`]: signed intraday delta files (adds, replacements, removals between two
@@ -14,6 +14,7 @@
 
 pub mod csv;
 pub mod delta;
+pub mod entries;
 mod envelope;
 pub mod index;
 pub mod matcher;
@@ -23,6 +24,7 @@ pub mod synth;
 pub mod vocab;
 
 pub use csv::RowError;
+pub use entries::Entries;
 pub use snapshot::{Snapshot, SnapshotHeader};
 pub use vocab::{Decision, Direction, EntryId, ListKind, MatchKind};
 

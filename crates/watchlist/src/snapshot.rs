@@ -42,9 +42,12 @@ use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 
+use crate::entries::Entries;
 use crate::envelope::{self, Format, Opened};
 use crate::index::Index;
+use crate::index::build::{self, Shaper};
 use crate::matcher::{Match, Query};
+use crate::normalize::Normalizer;
 use crate::{Direction, Entry, FileKind, ListKind, WatchlistError};
 
 /// The newest file format this build writes and reads.
@@ -97,7 +100,7 @@ impl SnapshotHeader {
             format_version: FORMAT_VERSION,
             version: version.to_string(),
             created_at,
-            counts: counts(entries),
+            counts: counts(entries.iter().map(|e| e.list)),
             body_digest: *blake3::hash(&body).as_bytes(),
             signer: [0; 32],
         })
@@ -170,7 +173,7 @@ pub fn build(
         version: version.to_string(),
         created_at_secs: created_at.timestamp(),
         created_at_nanos: created_at.timestamp_subsec_nanos(),
-        counts: counts(entries),
+        counts: counts(entries.iter().map(|e| e.list)),
         entry_count: entries.len() as u64,
         body_len: body.len() as u64,
         chunk_lens,
@@ -186,13 +189,14 @@ pub fn read_header(bytes: &[u8]) -> Result<SnapshotHeader, WatchlistError> {
     envelope::open::<WireHeader>(&FORMAT, bytes).map(|o| header_of(&o))
 }
 
-/// A verified, decoded, indexed snapshot: immutable once loaded.
+/// A verified, indexed snapshot: immutable once loaded. Its entries are held encoded
+/// ([`Entries`]) and decoded one at a time when asked for ([`Snapshot::entry`]).
 pub struct Snapshot {
     /// What the file said about itself (verified).
     pub header: SnapshotHeader,
     /// Every entry, in build order; matches refer to entries by position in this list.
-    pub entries: Vec<Entry>,
-    /// Exact and name indexes over `entries`.
+    entries: Entries,
+    /// Exact and name indexes over the entries.
     pub index: Index,
 }
 
@@ -203,14 +207,18 @@ impl Snapshot {
         let (opened, body) = envelope::verify::<WireHeader>(&FORMAT, bytes, trusted)?;
         let header = header_of(&opened);
         let wire = opened.header;
-        let entries = decode_body(body, &wire.chunk_lens, wire.entry_count)?;
-        if entries.len() as u64 != wire.entry_count || counts(&entries) != header.counts {
-            return Err(WatchlistError::MalformedBody {
-                kind: FileKind::Snapshot,
-                reason: "entry counts disagree with the header".to_string(),
-            });
+        let threads = build::threads_for(usize::try_from(wire.entry_count).unwrap_or(0));
+        let (entries, index) = load_body(body, &wire.chunk_lens, threads)?;
+        if entries.len() as u64 != wire.entry_count || counts(index.lists()) != header.counts {
+            return Err(malformed(
+                "entry counts disagree with the header".to_string(),
+            ));
         }
-        Ok(Self::from_entries(header, entries))
+        Ok(Snapshot {
+            header,
+            entries,
+            index,
+        })
     }
 
     /// A snapshot from entries already in memory (tests, tools); builds the index. Nothing is
@@ -219,9 +227,29 @@ impl Snapshot {
         let index = Index::build(&entries);
         Snapshot {
             header,
-            entries,
+            entries: Entries::encode(&entries),
             index,
         }
+    }
+
+    /// The entries, in build order.
+    pub fn entries(&self) -> &Entries {
+        &self.entries
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when the snapshot holds no entry (only an in-memory one can: a file never does).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Entry `i` (a [`Match::entry`]), decoded; `None` past the end.
+    pub fn entry(&self, i: usize) -> Option<Entry> {
+        self.entries.get(i)
     }
 
     /// Every entry matching `q` that applies in `direction` (`None`: any) and is in force on
@@ -282,10 +310,10 @@ pub fn verifying_key_pem(key: &VerifyingKey) -> Result<String, WatchlistError> {
 }
 
 /// Entries per list, every list present, in [`ListKind::ALL`] order.
-fn counts(entries: &[Entry]) -> Vec<(ListKind, u64)> {
+fn counts(lists: impl Iterator<Item = ListKind>) -> Vec<(ListKind, u64)> {
     let mut counts: Vec<(ListKind, u64)> = ListKind::ALL.iter().map(|l| (*l, 0)).collect();
-    for e in entries {
-        if let Some(slot) = counts.iter_mut().find(|(l, _)| *l == e.list) {
+    for list in lists {
+        if let Some(slot) = counts.iter_mut().find(|(l, _)| *l == list) {
             slot.1 += 1;
         }
     }
@@ -294,9 +322,17 @@ fn counts(entries: &[Entry]) -> Vec<(ListKind, u64)> {
 
 /// The body and the length of each chunk in it.
 fn encode_body(entries: &[Entry]) -> Result<(Vec<u8>, Vec<u64>), WatchlistError> {
+    encode_body_in(entries, CHUNK_ENTRIES)
+}
+
+/// [`encode_body`] with `per_chunk` entries a chunk.
+fn encode_body_in(
+    entries: &[Entry],
+    per_chunk: usize,
+) -> Result<(Vec<u8>, Vec<u64>), WatchlistError> {
     let mut body = Vec::new();
     let mut lens = Vec::new();
-    for chunk in entries.chunks(CHUNK_ENTRIES) {
+    for chunk in entries.chunks(per_chunk) {
         let bytes = postcard::to_stdvec(chunk).map_err(|e| WatchlistError::Encode {
             reason: e.to_string(),
         })?;
@@ -306,24 +342,30 @@ fn encode_body(entries: &[Entry]) -> Result<(Vec<u8>, Vec<u64>), WatchlistError>
     Ok((body, lens))
 }
 
-/// Decodes the (verified) body's chunks in order into one list sized up front, so that memory
-/// peaks at the entries plus one chunk (a single `Vec<Entry>` decode grows by doubling and
-/// leaves up to twice the list resident). Decoding is single-threaded on purpose: measured at
-/// 1M entries, decoding chunks on worker threads and joining them doubled resident memory
-/// (per-thread allocator arenas keep the freed chunk lists) and was no faster on a busy
-/// 2-core machine.
-fn decode_body(
-    body: &[u8],
-    chunk_lens: &[u64],
-    entry_count: u64,
-) -> Result<Vec<Entry>, WatchlistError> {
-    let malformed = |reason: String| WatchlistError::MalformedBody {
+fn malformed(reason: String) -> WatchlistError {
+    WatchlistError::MalformedBody {
         kind: FileKind::Snapshot,
         reason,
-    };
-    // `entry_count` is signed by HQ; the body length still bounds it (an entry takes bytes).
-    let capacity = usize::try_from(entry_count).unwrap_or(0).min(body.len());
-    let mut entries: Vec<Entry> = Vec::with_capacity(capacity);
+    }
+}
+
+/// Decodes the (verified) body and indexes it in one pass, on `threads` threads, each taking a
+/// run of whole chunks: every entry is decoded once, handed to the index builder and dropped, so
+/// no list of decoded entries is ever held (a decoded entry takes ~5 times its encoding). The
+/// body itself is kept as the entries' arena ([`Entries`]).
+fn load_body(
+    body: &[u8],
+    chunk_lens: &[u64],
+    threads: usize,
+) -> Result<(Entries, Index), WatchlistError> {
+    if u32::try_from(body.len()).is_err() {
+        return Err(malformed(format!(
+            "body of {} bytes is over the 4 GiB this build holds",
+            body.len()
+        )));
+    }
+    // Each chunk: (start in the body, its bytes, entries it says it holds).
+    let mut chunks: Vec<(usize, &[u8], usize)> = Vec::with_capacity(chunk_lens.len());
     let mut rest = body;
     for (i, len) in chunk_lens.iter().enumerate() {
         let len = usize::try_from(*len)
@@ -331,9 +373,11 @@ fn decode_body(
             .filter(|l| *l <= rest.len())
             .ok_or_else(|| malformed(format!("chunk {i} runs past the body")))?;
         let (chunk, tail) = rest.split_at(len);
-        let decoded: Vec<Entry> =
-            postcard::from_bytes(chunk).map_err(|e| malformed(format!("chunk {i}: {e}")))?;
-        entries.extend(decoded);
+        let (count, _) = postcard::take_from_bytes::<u64>(chunk)
+            .map_err(|e| malformed(format!("chunk {i}: {e}")))?;
+        // Signed by HQ, still bounded by the chunk's bytes (an entry takes several).
+        let count = usize::try_from(count).unwrap_or(usize::MAX).min(len);
+        chunks.push((body.len() - rest.len(), chunk, count));
         rest = tail;
     }
     if !rest.is_empty() {
@@ -342,5 +386,86 @@ fn decode_body(
             rest.len()
         )));
     }
-    Ok(entries)
+    // Runs of whole chunks, about the same number of entries each.
+    let total: usize = chunks.iter().map(|c| c.2).sum();
+    let per = total.div_ceil(threads.max(1)).max(1);
+    // (number of the run's first entry, its chunks as (chunk number, start, bytes, entries)).
+    type Run<'b> = (usize, Vec<(usize, usize, &'b [u8], usize)>);
+    let mut runs: Vec<Run<'_>> = Vec::new();
+    let mut first = 0usize;
+    for (k, &(at, chunk, count)) in chunks.iter().enumerate() {
+        match runs.last_mut() {
+            Some((start, run)) if first - *start < per => run.push((k, at, chunk, count)),
+            _ => runs.push((first, vec![(k, at, chunk, count)])),
+        }
+        first += count;
+    }
+    let norm = Normalizer::standard();
+    let shaped = build::parallel_map(runs, |(first, run)| -> Result<_, WatchlistError> {
+        let capacity = run.iter().map(|c| c.3).sum();
+        let mut shaper = Shaper::new(norm, first as u32, capacity);
+        let mut starts: Vec<u32> = Vec::with_capacity(capacity);
+        for (k, at, chunk, count) in run {
+            let (_, mut rest) = postcard::take_from_bytes::<u64>(chunk)
+                .map_err(|e| malformed(format!("chunk {k}: {e}")))?;
+            for _ in 0..count {
+                let start = at + (chunk.len() - rest.len());
+                let (entry, tail) = postcard::take_from_bytes::<Entry>(rest)
+                    .map_err(|e| malformed(format!("chunk {k}: {e}")))?;
+                starts.push(start as u32);
+                shaper.push(&entry);
+                rest = tail;
+            }
+            if !rest.is_empty() {
+                return Err(malformed(format!(
+                    "chunk {k}: {} bytes after its {count} entries",
+                    rest.len()
+                )));
+            }
+        }
+        Ok((shaper.finish(), starts))
+    });
+    let mut shares = Vec::with_capacity(shaped.len());
+    let mut starts: Vec<u32> = Vec::with_capacity(total);
+    for r in shaped {
+        let (share, s) = r?;
+        shares.push(share);
+        starts.extend_from_slice(&s);
+    }
+    let index = build::assemble(shares, norm, None);
+    Ok((Entries::from_parts(body.into(), starts), index))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::index::build::tests::assert_same;
+
+    #[test]
+    fn a_body_loaded_on_any_number_of_threads_gives_back_its_entries_and_their_index() {
+        let entries = crate::synth::generate(9_000, 3);
+        let (body, lens) = encode_body_in(&entries, 1_000).unwrap();
+        let reference = Index::build_threads(&entries, None, 1);
+        for threads in [1, 2, 3, 4, 16] {
+            let (loaded, index) = load_body(&body, &lens, threads).unwrap();
+            assert_eq!(loaded.to_vec(), entries, "{threads} threads");
+            assert_same(&reference, &index, &format!("{threads} threads"));
+        }
+    }
+
+    #[test]
+    fn a_chunk_with_bytes_past_its_entries_is_malformed() {
+        let entries = crate::synth::generate(20, 4);
+        let (mut body, mut lens) = encode_body_in(&entries, 10).unwrap();
+        body.insert(lens[0] as usize, 0);
+        lens[0] += 1;
+        let err = load_body(&body, &lens, 2).unwrap_err();
+        assert!(
+            matches!(&err, WatchlistError::MalformedBody { reason, .. } if reason.contains("chunk 0")),
+            "{err}"
+        );
+        let err = load_body(&body[..body.len() - 1], &lens, 1).unwrap_err();
+        assert!(matches!(err, WatchlistError::MalformedBody { .. }), "{err}");
+    }
 }

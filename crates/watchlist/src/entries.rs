@@ -1,0 +1,173 @@
+//! A snapshot's entries as held in memory: one contiguous byte arena of their postcard encodings
+//! (the snapshot body's own encoding, so a load copies the verified body instead of decoding it
+//! into millions of small allocations) and a `u32` start per entry.
+//!
+//! Why this shape: a screening reads about two entries (its reported matches); everything the
+//! matcher checks on every candidate (list, action, directions, validity window, sex,
+//! nationality, names, date of birth) lives in the index's compact per-entry data
+//! ([`crate::index::Index`]). A decoded [`Entry`] costs ~550 bytes over a dozen heap
+//! allocations; its encoding costs ~110 bytes plus 4 for its start. An entry is decoded only
+//! when one is needed ([`Entries::get`]); the matcher reads an entry's id and document numbers
+//! through a borrowed view of the leading fields, without allocating their strings.
+//!
+//! Limits: the arena is addressed with `u32` offsets, so one snapshot's entries may take at most
+//! 4 GiB encoded (~35M entries); a larger body is refused at load.
+
+use crate::{Entry, ListKind};
+use checkpost_document::{PartialDate, Sex};
+
+/// The start of an entry that could not be stored.
+const UNSTORED: u32 = u32::MAX;
+
+/// Entries in build order, stored encoded; entry `i` is the `i`-th of the snapshot (matches name
+/// entries by this position). Immutable once built.
+#[derive(Clone, Default)]
+pub struct Entries {
+    /// The entries' postcard encodings. Entry `i` starts at `starts[i]`; it may be followed by
+    /// bytes that are not its own (the next chunk's header in a loaded body), which decoding
+    /// ignores.
+    bytes: Box<[u8]>,
+    starts: Vec<u32>,
+}
+
+impl Entries {
+    /// Encodes `entries` (tests, tools, delta overlays; a loaded snapshot copies its body).
+    pub fn encode(entries: &[Entry]) -> Entries {
+        let mut bytes = Vec::new();
+        let mut starts = Vec::with_capacity(entries.len());
+        for e in entries {
+            let start = u32::try_from(bytes.len()).unwrap_or(UNSTORED);
+            // Encoding into a Vec fails only on serde features `Entry` does not use (sequences
+            // of unknown length); were it to fail, or the arena pass 4 GiB, the entry reads as
+            // missing (`get` → None) rather than as another entry.
+            match postcard::to_stdvec(e) {
+                Ok(encoded) if start != UNSTORED => {
+                    bytes.extend_from_slice(&encoded);
+                    starts.push(start);
+                }
+                _ => starts.push(UNSTORED),
+            }
+        }
+        Entries {
+            bytes: bytes.into_boxed_slice(),
+            starts,
+        }
+    }
+
+    /// Entries over an already verified body: `starts[i]` is where entry `i` begins in `bytes`.
+    /// The caller has decoded each entry once from these positions.
+    pub(crate) fn from_parts(bytes: Box<[u8]>, starts: Vec<u32>) -> Entries {
+        Entries { bytes, starts }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// Entry `i`, decoded (`None` past the end).
+    pub fn get(&self, i: usize) -> Option<Entry> {
+        postcard::from_bytes(self.tail(i)?).ok()
+    }
+
+    /// Every entry in order, each decoded as it is reached.
+    pub fn iter(&self) -> impl Iterator<Item = Entry> + '_ {
+        // Every entry was decoded once when it was loaded (or encoded from a decoded one), so
+        // none is skipped here.
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+
+    /// All entries decoded into a `Vec` (tools and tests; a post never needs this).
+    pub fn to_vec(&self) -> Vec<Entry> {
+        self.iter().collect()
+    }
+
+    /// Heap bytes held (arena and starts).
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.len() + self.starts.capacity() * 4
+    }
+
+    /// The leading fields of entry `i` (its id, names, date of birth, sex, nationality, document
+    /// numbers), borrowed from the arena: no string is copied.
+    pub(crate) fn head(&self, i: usize) -> Option<Head<'_>> {
+        postcard::from_bytes(self.tail(i)?).ok()
+    }
+
+    fn tail(&self, i: usize) -> Option<&[u8]> {
+        let start = *self.starts.get(i)?;
+        if start == UNSTORED {
+            return None;
+        }
+        self.bytes.get(start as usize..)
+    }
+}
+
+impl std::fmt::Debug for Entries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entries")
+            .field("len", &self.len())
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// The leading fields of an [`Entry`], in its field order, borrowed from an encoding: postcard
+/// encodes a struct as its fields in order, so a prefix of the fields decodes from the same
+/// bytes (`entry_view_matches_the_entry` checks the two stay in step).
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct Head<'a> {
+    #[allow(dead_code)] // decoded to reach the next fields; the index keeps the list
+    pub(crate) list: ListKind,
+    #[serde(borrow)]
+    pub(crate) entry_id: &'a str,
+    #[allow(dead_code)]
+    pub(crate) full_name: &'a str,
+    #[allow(dead_code)]
+    pub(crate) aliases: Vec<&'a str>,
+    #[allow(dead_code)]
+    pub(crate) father_name: Option<&'a str>,
+    #[allow(dead_code)]
+    pub(crate) dob: Option<PartialDate>,
+    #[allow(dead_code)]
+    pub(crate) sex: Sex,
+    pub(crate) nationality: Option<&'a str>,
+    pub(crate) document_numbers: Vec<&'a str>,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_decode_equal_to_the_encoded_ones() {
+        let list = crate::synth::generate(500, 7);
+        let store = Entries::encode(&list);
+        assert_eq!(store.len(), list.len());
+        assert_eq!(store.to_vec(), list);
+        assert_eq!(store.get(499).as_ref(), list.last());
+        assert_eq!(store.get(500), None);
+    }
+
+    #[test]
+    fn entry_view_matches_the_entry() {
+        for (i, e) in crate::synth::generate(300, 11).iter().enumerate() {
+            let store = Entries::encode(std::slice::from_ref(e));
+            let h = store.head(0).unwrap();
+            assert_eq!(h.list, e.list, "{i}");
+            assert_eq!(h.entry_id, e.entry_id.0);
+            assert_eq!(h.full_name, e.full_name);
+            assert_eq!(h.aliases, e.aliases);
+            assert_eq!(h.father_name, e.father_name.as_deref());
+            assert_eq!(h.dob, e.dob);
+            assert_eq!(h.sex, e.sex);
+            assert_eq!(h.nationality, e.nationality.as_deref());
+            assert_eq!(h.document_numbers, e.document_numbers);
+        }
+    }
+}
