@@ -48,9 +48,18 @@ pub(crate) struct Args {
     /// …and its seed. Also seeds the passenger generator.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Share of passengers who are listed persons, in percent.
-    #[arg(long, default_value_t = 5)]
-    listed_percent: u8,
+    /// Share of passengers who are listed persons (their name, date of birth and document from
+    /// the watchlist), in percent. A real post sees well under 1 % listed travellers and flags
+    /// a few percent in all, most of them namesakes; the default of 1 % plus the namesakes below
+    /// keeps the flag rate in that range. `--listed-share 5 --common-name-share 100` is the mix
+    /// of earlier sessions (30–50 % flagged on a 1M synthetic list).
+    #[arg(long, alias = "listed-percent", default_value_t = 1.0, value_parser = percent)]
+    listed_share: f64,
+    /// Share of the other passengers whose names are common Pakistani names (the synthetic
+    /// watchlist is full of them, so some are flagged as name-only matches: the namesakes a
+    /// post meets every day), in percent. The rest get rare names that match no entry.
+    #[arg(long, default_value_t = 3.0, value_parser = percent)]
+    common_name_share: f64,
     /// HTTP/2 connections to spread the calls over.
     #[arg(long, default_value_t = 2)]
     connections: usize,
@@ -63,9 +72,20 @@ pub(crate) struct Args {
     /// Travel direction of the passengers.
     #[arg(long, default_value = "departure")]
     direction: String,
+    /// Tokio worker threads of the generator (besides its sending thread). Loadgen and the
+    /// server usually share the machine: one worker keeps the generator to about one core.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+}
+
+fn percent(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=100.0).contains(&v) => Ok(v),
+        _ => Err(format!("must be a percentage from 0 to 100, not {s}")),
+    }
 }
 
 const MAX_DURATION: Duration = Duration::from_secs(600);
@@ -149,6 +169,20 @@ const FAMILY: &[&str] = &[
     "DURRANI",
 ];
 
+/// Syllables of the rare names unlisted passengers get by default: no watchlist entry (real or
+/// `snapshot synth`) is built from them, so these passengers are CLEAR unless a rule flags them.
+const SYLLABLES: &[&str] = &[
+    "ZO", "VEX", "QUI", "LUR", "TAV", "NIX", "BRO", "FEY", "KUV", "JOX", "PEL", "WUZ", "YRN",
+    "GAX", "DRU", "OBO", "SKE", "TIV",
+];
+
+/// A made-up name of `n` syllables.
+fn rare_name(rng: &mut ChaCha8Rng, n: usize) -> String {
+    (0..n)
+        .map(|_| SYLLABLES[rng.gen_range(0..SYLLABLES.len())])
+        .collect()
+}
+
 /// A valid TD3 MRZ; `expiry` from [`expiry`].
 fn mrz_for(
     surname: &str,
@@ -188,13 +222,25 @@ fn random_number(rng: &mut ChaCha8Rng) -> String {
     format!("{a}{b}{:07}", rng.gen_range(0..10_000_000))
 }
 
-/// A pool of MRZs: `listed_percent` of them built from listed entries, the rest random.
-fn passengers(args: &Args, listed: &[Entry]) -> Vec<(String, bool)> {
+/// Who a synthetic passenger is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A listed person.
+    Listed,
+    /// An unlisted person with a common name (a possible namesake).
+    Common,
+    /// An unlisted person with a rare name.
+    Rare,
+}
+
+/// A pool of MRZs: `listed_share` % built from listed entries, `common_name_share` % of the rest
+/// with common names, the others with rare names.
+fn passengers(args: &Args, listed: &[Entry]) -> Vec<(String, Kind)> {
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed ^ 0x10ad_9e17);
     let year = chrono::Utc::now().year();
     (0..POOL)
         .map(|_| {
-            let from_list = !listed.is_empty() && rng.gen_range(0..100) < args.listed_percent;
+            let from_list = !listed.is_empty() && rng.gen_bool(args.listed_share / 100.0);
             if from_list {
                 let e = &listed[rng.gen_range(0..listed.len())];
                 let mut tokens: Vec<&str> = e.full_name.split_whitespace().collect();
@@ -219,11 +265,21 @@ fn passengers(args: &Args, listed: &[Entry]) -> Vec<(String, bool)> {
                     .cloned()
                     .unwrap_or_else(|| random_number(&mut rng));
                 let exp = expiry(&mut rng, year);
-                (mrz_for(surname, &given, dob, sex, &nat, &number, exp), true)
+                (
+                    mrz_for(surname, &given, dob, sex, &nat, &number, exp),
+                    Kind::Listed,
+                )
             } else {
                 let female = rng.gen_bool(0.5);
-                let given = GIVEN[rng.gen_range(0..GIVEN.len())];
-                let surname = FAMILY[rng.gen_range(0..FAMILY.len())];
+                let (given, surname, kind) = if rng.gen_bool(args.common_name_share / 100.0) {
+                    (
+                        GIVEN[rng.gen_range(0..GIVEN.len())].to_owned(),
+                        FAMILY[rng.gen_range(0..FAMILY.len())].to_owned(),
+                        Kind::Common,
+                    )
+                } else {
+                    (rare_name(&mut rng, 2), rare_name(&mut rng, 3), Kind::Rare)
+                };
                 let dob = mrz::Date::new(
                     rng.gen_range(1950..2005),
                     rng.gen_range(1..=12),
@@ -237,8 +293,8 @@ fn passengers(args: &Args, listed: &[Entry]) -> Vec<(String, bool)> {
                 let number = random_number(&mut rng);
                 let exp = expiry(&mut rng, year);
                 (
-                    mrz_for(surname, given, dob, sex, "PAK", &number, exp),
-                    false,
+                    mrz_for(&surname, &given, dob, sex, "PAK", &number, exp),
+                    kind,
                 )
             }
         })
@@ -252,6 +308,8 @@ struct Tally {
     dropped: AtomicU64,
     in_flight: AtomicU64,
     by_decision: [AtomicU64; 5],
+    /// Calls sent per [`Kind`] (listed, common name, rare name).
+    by_kind: [AtomicU64; 3],
 }
 
 /// Runs the subcommand.
@@ -268,7 +326,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let listed = listed_entries(&args)?;
     let pool = Arc::new(passengers(&args, &listed));
     let total = (args.rate as f64 * args.duration.as_secs_f64()).round() as u64;
-    let rt = super::runtime()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()?;
     let channels = rt.block_on(async {
         let bearer = args.client.bearer()?;
         let endpoint = args
@@ -317,7 +378,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         tally.in_flight.fetch_add(1, Ordering::Relaxed);
         let channel = channels[i as usize % channels.len()].clone();
-        let (mrz, _listed) = pool[i as usize % pool.len()].clone();
+        let (mrz, kind) = pool[i as usize % pool.len()].clone();
+        tally.by_kind[kind as usize].fetch_add(1, Ordering::Relaxed);
         let (hist, tally) = (Arc::clone(&hist), Arc::clone(&tally));
         let req = pb::ScreenRequest {
             client_request_id: format!("{run_id}-{i}"),
@@ -368,6 +430,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .zip(&tally.by_decision)
         .map(|(n, c)| (n.to_string(), c.load(Ordering::Relaxed).into()))
         .collect();
+    let sent: [u64; 3] = std::array::from_fn(|k| tally.by_kind[k].load(Ordering::Relaxed));
+    let clear = tally.by_decision[1].load(Ordering::Relaxed);
+    let flagged_percent = if ok == 0 {
+        0.0
+    } else {
+        100.0 * ok.saturating_sub(clear) as f64 / ok as f64
+    };
+    let passengers = serde_json::json!({
+        "listed": sent[Kind::Listed as usize],
+        "common_name": sent[Kind::Common as usize],
+        "rare_name": sent[Kind::Rare as usize],
+    });
     let summary = serde_json::json!({
         "target_rate": args.rate,
         "calls": total,
@@ -381,6 +455,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             "max": h.max() as f64 / 1000.0, "mean": h.mean() / 1000.0,
         },
         "decisions": decisions,
+        "flagged_percent": flagged_percent,
+        "passengers": passengers,
     });
     if args.json {
         println!("{summary}");
@@ -399,7 +475,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             ms(0.999),
             h.max() as f64 / 1000.0
         );
-        println!("decisions: {}", serde_json::Value::Object(decisions));
+        println!(
+            "decisions: {} ({flagged_percent:.1} % flagged); passengers sent: {passengers}",
+            serde_json::Value::Object(decisions)
+        );
     }
     Ok(if errors == 0 {
         ExitCode::SUCCESS

@@ -6,9 +6,11 @@
 //! Formats the server writes into the store's blobs ("the server's format"):
 //! - `reasons_json`: a JSON array of [`ReasonJson`], readable by an auditor.
 //! - `matched_entries_json`: a JSON array of the matched [`Entry`]s as HQ exported them.
-//! - `document_json` and the replayed response: a JSON object whose `pb` is the hex of the
-//!   prost-encoded wire message. The generated types carry no serde, and the encoded message
-//!   round-trips exactly, so a replay after a restart is byte-for-byte the first answer.
+//! - `document_json`: a JSON object whose `pb` is the hex of the prost-encoded wire message.
+//!   The generated types carry no serde, and the encoded message round-trips exactly.
+//! - the replayed response: [`encode_response`] (a version byte, the request fingerprint, the
+//!   prost-encoded message), so a replay after a restart is byte-for-byte the first answer.
+//!   Databases from before it hold the `document_json` form, which [`decode_response`] reads.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -260,6 +262,45 @@ pub fn decode_pb<M: Message + Default>(
     Ok((msg, fingerprint))
 }
 
+/// First byte of a response stored by [`encode_response`]; a response stored before it (JSON
+/// from [`encode_pb`]) starts with `{`.
+const RESPONSE_V2: u8 = 2;
+
+/// The response to replay, as the store keeps it: a version byte, the 32-byte request
+/// fingerprint, then the prost-encoded message. Half the size of [`encode_pb`]'s hex-in-JSON,
+/// for every screening, and no JSON or hex work on the hot path.
+pub fn encode_response(response: &pb::ScreenResponse, fingerprint: &[u8; 32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + 32 + response.encoded_len());
+    out.push(RESPONSE_V2);
+    out.extend_from_slice(fingerprint);
+    // Writing into a Vec cannot run out of room.
+    let _ = response.encode(&mut out);
+    out
+}
+
+/// Decodes what [`encode_response`] wrote, or a response stored as JSON before it.
+pub fn decode_response(
+    stored: &[u8],
+) -> Result<(pb::ScreenResponse, Option<[u8; 32]>), ServerError> {
+    match stored.split_first() {
+        Some((&RESPONSE_V2, rest)) if rest.len() >= 32 => {
+            let (fingerprint, message) = rest.split_at(32);
+            let response =
+                pb::ScreenResponse::decode(message).map_err(|e| json_err("response", e))?;
+            let mut f = [0u8; 32];
+            f.copy_from_slice(fingerprint);
+            Ok((response, Some(f)))
+        }
+        Some((b'{', _)) => {
+            let text = std::str::from_utf8(stored).map_err(|e| json_err("response", e))?;
+            decode_pb("response", text)
+        }
+        _ => Err(ServerError::Audit(
+            "stored response is in no known format".into(),
+        )),
+    }
+}
+
 /// The reasons as stored in `reasons_json`.
 pub fn reasons_json(reasons: &[pb::Reason]) -> Result<String, ServerError> {
     let v: Vec<ReasonJson> = reasons.iter().map(ReasonJson::from_pb).collect();
@@ -446,7 +487,7 @@ pub fn build_record(
         .collect();
     Ok(checkpost_store::ScreeningRecord {
         audit,
-        response_json: encode_pb(response, Some(r.fingerprint))?,
+        response: encode_response(response, r.fingerprint),
         open_case,
         evidence,
         suppressions,
@@ -482,8 +523,7 @@ impl AuditSink for StoreAudit {
                 .await
                 .map_err(|e| ServerError::Audit(e.to_string()))?;
             let replay = if receipt.replayed {
-                let (mut response, fingerprint): (pb::ScreenResponse, _) =
-                    decode_pb("response", &receipt.response_json)?;
+                let (mut response, fingerprint) = decode_response(&receipt.response)?;
                 response.case_id = receipt.case_id.clone().unwrap_or_default();
                 response.replayed = true;
                 Some(Stored {
@@ -577,6 +617,26 @@ mod tests {
             "{json}"
         );
         assert_eq!(reasons_from_json(&json).unwrap(), vec![r]);
+    }
+
+    #[test]
+    fn a_stored_response_decodes_in_the_binary_and_in_the_older_json_format() {
+        let response = pb::ScreenResponse {
+            screening_id: "s-1".into(),
+            decision: pb::Decision::SecondCheck.into(),
+            ..Default::default()
+        };
+        let fingerprint = [7u8; 32];
+        let binary = encode_response(&response, &fingerprint);
+        let json = encode_pb(&response, Some(&fingerprint)).unwrap();
+        assert!(binary.len() < json.len());
+        for stored in [binary, json.into_bytes()] {
+            let (back, f) = decode_response(&stored).unwrap();
+            assert_eq!(back, response);
+            assert_eq!(f, Some(fingerprint));
+        }
+        assert!(decode_response(b"").is_err());
+        assert!(decode_response(&[RESPONSE_V2, 1, 2]).is_err());
     }
 
     #[test]

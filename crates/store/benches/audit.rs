@@ -51,7 +51,7 @@ fn record(n: u64) -> ScreeningRecord {
     r.destination = "ARE".to_owned();
     ScreeningRecord {
         audit: r,
-        response_json: format!(r#"{{"screening_id":"s-{n}","decision":"CLEAR"}}"#),
+        response: format!(r#"{{"screening_id":"s-{n}","decision":"CLEAR"}}"#).into_bytes(),
         open_case: None,
         evidence: Vec::new(),
         suppressions: Vec::new(),

@@ -36,8 +36,10 @@ pub struct ScreeningRecord {
     /// `client_request_id` non-empty. When a case is opened and `case_id` is empty, the store
     /// assigns `case-<screening_id>`.
     pub audit: AuditRecord,
-    /// The response to replay for a retry with the same client request id (server's format).
-    pub response_json: String,
+    /// The response to replay for a retry with the same client request id, as opaque bytes in
+    /// the server's format (stored as a BLOB; a database written before migration 2 holds TEXT
+    /// there, which reads back as its UTF-8 bytes).
+    pub response: Vec<u8>,
     /// `Some` to open a second-check case for this screening.
     pub open_case: Option<CaseDetails>,
     /// Scans to keep (stored once per digest).
@@ -56,10 +58,10 @@ pub struct ScreeningReceipt {
     /// The case opened, if any.
     pub case_id: Option<String>,
     /// True when a screening with this client request id was already stored: nothing new was
-    /// written and `response_json` is the first call's.
+    /// written and `response` is the first call's.
     pub replayed: bool,
-    /// The stored response.
-    pub response_json: String,
+    /// The stored response (see [`ScreeningRecord::response`]).
+    pub response: Vec<u8>,
 }
 
 /// A stored screening, looked up by client request id.
@@ -71,8 +73,8 @@ pub struct StoredScreening {
     pub screening_id: String,
     /// The case it opened, if any.
     pub case_id: Option<String>,
-    /// The response as first sent.
-    pub response_json: String,
+    /// The response as first sent (see [`ScreeningRecord::response`]).
+    pub response: Vec<u8>,
 }
 
 /// One remembered clearance: this document is not the person on this entry, as the entry

@@ -17,12 +17,12 @@ fn a_retry_with_the_same_request_id_replays_the_first_answer_and_stores_nothing_
     assert!(!first.replayed);
     let mut retry = flagged(1, "ISB", "k", "d");
     retry.audit.screening_id = "s-retry".to_owned();
-    retry.response_json = "different".to_owned();
+    retry.response = b"different".to_vec();
     let second = store.record_screening(retry).wait().expect("retry");
     assert!(second.replayed);
     assert_eq!(second.screening_id, "s-1");
     assert_eq!(second.case_id, first.case_id);
-    assert_eq!(second.response_json, first.response_json);
+    assert_eq!(second.response, first.response);
     assert_eq!(store.audit_after(0, 10).expect("audit").len(), 1);
     assert_eq!(
         store

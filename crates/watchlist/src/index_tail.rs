@@ -372,11 +372,5 @@ fn tail_probe() {
         slowest,
     );
     report("same names, no DOB", &index, &stored, &no_dob, slowest);
-    report(
-        "unlisted (engine mix)",
-        &index,
-        &stored,
-        &unlisted,
-        slowest,
-    );
+    report("unlisted (engine mix)", &index, &stored, &unlisted, slowest);
 }

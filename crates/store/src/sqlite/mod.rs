@@ -138,6 +138,9 @@ impl SqliteStore {
         // here) then finds little left to do, and still restarts the WAL so it stays small.
         conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)
             .map_err(open_err)?;
+        // The writer cycles through ~15 distinct statements per batch; rusqlite's default cache
+        // of 16 would evict and re-parse them as soon as one more is added.
+        conn.set_prepared_statement_cache_capacity(64);
         schema::migrate(&mut conn)?;
         let checkpoint_conn = checkpoint::open(&path, BUSY_TIMEOUT).map_err(open_err)?;
         let chain = writer::load_chain(&conn)?;
@@ -293,7 +296,7 @@ pub(crate) fn lookup_screening(
     client_request_id: &str,
 ) -> Result<Option<StoredScreening>> {
     conn.prepare_cached(
-        "SELECT seq, screening_id, case_id, response_json FROM screenings \
+        "SELECT seq, screening_id, case_id, response FROM screenings \
          WHERE client_request_id = ?1",
     )
     .and_then(|mut s| {
@@ -302,7 +305,7 @@ pub(crate) fn lookup_screening(
                 seq: r.get::<_, i64>(0)? as u64,
                 screening_id: r.get(1)?,
                 case_id: r.get(2)?,
-                response_json: r.get(3)?,
+                response: rows::bytes(r, 3)?,
             })
         })
         .optional()
@@ -424,19 +427,21 @@ impl Store for SqliteStore {
         self.with_reader(|c| {
             let rows: Vec<Result<CaseEvent>> = match post_id {
                 Some(post) => c
-                    .prepare_cached(
-                        "SELECT cursor, kind, case_json FROM case_events \
-                         WHERE post_id = ?1 AND cursor > ?2 ORDER BY cursor LIMIT ?3",
-                    )
+                    .prepare_cached(&format!(
+                        "SELECT {} FROM case_events e JOIN cases c ON c.case_id = e.case_id \
+                         WHERE e.post_id = ?1 AND e.cursor > ?2 ORDER BY e.cursor LIMIT ?3",
+                        rows::EVENT_COLUMNS
+                    ))
                     .and_then(|mut s| {
                         s.query_map(params![post, cursor as i64, limit], rows::event_from_row)?
                             .collect()
                     }),
                 None => c
-                    .prepare_cached(
-                        "SELECT cursor, kind, case_json FROM case_events \
-                         WHERE cursor > ?1 ORDER BY cursor LIMIT ?2",
-                    )
+                    .prepare_cached(&format!(
+                        "SELECT {} FROM case_events e JOIN cases c ON c.case_id = e.case_id \
+                         WHERE e.cursor > ?1 ORDER BY e.cursor LIMIT ?2",
+                        rows::EVENT_COLUMNS
+                    ))
                     .and_then(|mut s| {
                         s.query_map(params![cursor as i64, limit], rows::event_from_row)?
                             .collect()

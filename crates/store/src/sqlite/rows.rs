@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditEntry, AuditKind, AuditRecord, ChainHash, DocumentIdentity, VerifyRow};
-use crate::case::{Case, CaseEvent, CaseEventKind};
+use crate::case::{Case, CaseEvent, CaseEventKind, CaseStatus, Resolution};
 use crate::error::{Result, SqlContext, StoreError};
 
 /// Audit columns after `seq`, in insert / select order.
@@ -28,6 +29,21 @@ pub(crate) fn truncate(at: DateTime<Utc>) -> DateTime<Utc> {
     from_micros(micros(at))
 }
 
+/// A column's bytes whether it holds a BLOB or TEXT (a column whose values changed from JSON
+/// text to bytes in a migration reads back either way).
+pub(crate) fn bytes(row: &Row<'_>, i: usize) -> rusqlite::Result<Vec<u8>> {
+    use rusqlite::types::ValueRef;
+    match row.get_ref(i)? {
+        ValueRef::Blob(b) | ValueRef::Text(b) => Ok(b.to_vec()),
+        ValueRef::Null => Ok(Vec::new()),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            i,
+            "response".to_owned(),
+            other.data_type(),
+        )),
+    }
+}
+
 fn json_list(v: &[String]) -> String {
     // A Vec<String> always serializes.
     serde_json::to_string(v).unwrap_or_else(|_| "[]".to_owned())
@@ -39,12 +55,15 @@ pub(crate) fn insert_audit(
     r: &AuditRecord,
     hash: &ChainHash,
 ) -> Result<()> {
-    let sql = format!(
-        "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES \
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
-          ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
-    );
-    let mut stmt = conn.prepare_cached(&sql).op("append audit record")?;
+    // Built once: the writer appends for every screening.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
+        )
+    });
+    let mut stmt = conn.prepare_cached(&SQL).op("append audit record")?;
     stmt.execute(params![
         seq as i64,
         r.kind.as_str(),
@@ -221,6 +240,38 @@ pub(crate) fn update_case(conn: &Connection, case: &Case) -> Result<()> {
     Ok(())
 }
 
+/// What a case event stores of its case: the state that changes after the case is opened, as
+/// it was right after the change. The rest of the case (document, reasons, matched entries,
+/// evidence) is fixed when the case is opened and is read from `cases` (migration 2).
+#[derive(Serialize, Deserialize)]
+struct CaseChange {
+    status: CaseStatus,
+    claimed_by: Option<String>,
+    resolution: Option<Resolution>,
+    version: u64,
+    updated_at: DateTime<Utc>,
+}
+
+impl CaseChange {
+    fn of(case: &Case) -> Self {
+        Self {
+            status: case.status,
+            claimed_by: case.claimed_by.clone(),
+            resolution: case.resolution.clone(),
+            version: case.version,
+            updated_at: case.updated_at,
+        }
+    }
+
+    fn apply(self, case: &mut Case) {
+        case.status = self.status;
+        case.claimed_by = self.claimed_by;
+        case.resolution = self.resolution;
+        case.version = self.version;
+        case.updated_at = self.updated_at;
+    }
+}
+
 /// Appends a case event; returns its cursor.
 pub(crate) fn insert_event(
     conn: &Connection,
@@ -228,9 +279,13 @@ pub(crate) fn insert_event(
     case: &Case,
     at: DateTime<Utc>,
 ) -> Result<u64> {
-    let json = case_json(case)?;
+    let change =
+        serde_json::to_string(&CaseChange::of(case)).map_err(|e| StoreError::InvalidRecord {
+            field: "case event",
+            reason: e.to_string(),
+        })?;
     conn.prepare_cached(
-        "INSERT INTO case_events (case_id, post_id, kind, at_micros, case_json) \
+        "INSERT INTO case_events (case_id, post_id, kind, at_micros, change_json) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )
     .and_then(|mut s| {
@@ -239,36 +294,45 @@ pub(crate) fn insert_event(
             case.post_id,
             kind.as_str(),
             micros(at),
-            json
+            change
         ])
     })
     .op("append case event")?;
     Ok(conn.last_insert_rowid() as u64)
 }
 
+/// The columns [`event_from_row`] reads, from `case_events e JOIN cases c`.
+pub(crate) const EVENT_COLUMNS: &str = "e.cursor, e.kind, e.change_json, c.case_json";
+
+/// A case event: the case's body with the state the event recorded.
 pub(crate) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Result<CaseEvent>> {
     let cursor: i64 = row.get(0)?;
     let kind: String = row.get(1)?;
-    let json: String = row.get(2)?;
+    let change: String = row.get(2)?;
+    let json: String = row.get(3)?;
+    let corrupt = |column: &'static str, reason: String| StoreError::Corrupt {
+        table: "case_events",
+        key: cursor.to_string(),
+        column,
+        reason,
+    };
     let kind = match kind.as_str() {
         "CASE_CREATED" => CaseEventKind::Created,
         "CASE_CLAIMED" => CaseEventKind::Claimed,
         "CASE_RELEASED" => CaseEventKind::Released,
         "CASE_RESOLVED" => CaseEventKind::Resolved,
-        other => {
-            return Ok(Err(StoreError::Corrupt {
-                table: "case_events",
-                key: cursor.to_string(),
-                column: "kind",
-                reason: format!("unknown kind '{other}'"),
-            }));
-        }
+        other => return Ok(Err(corrupt("kind", format!("unknown kind '{other}'")))),
     };
-    Ok(
-        case_from_json(&cursor.to_string(), &json).map(|case| CaseEvent {
+    let change: CaseChange = match serde_json::from_str(&change) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(corrupt("change_json", e.to_string()))),
+    };
+    Ok(case_from_json(&cursor.to_string(), &json).map(|mut case| {
+        change.apply(&mut case);
+        CaseEvent {
             cursor: cursor as u64,
             kind,
             case,
-        }),
-    )
+        }
+    }))
 }

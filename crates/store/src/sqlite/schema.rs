@@ -82,6 +82,25 @@ const MIGRATIONS: &[&str] = &[
         bytes BLOB NOT NULL
     );
     ",
+    // 2: a case event refers to its case instead of copying it. A case's body (document,
+    // reasons, matched entries) never changes after it is opened; only its state does (status,
+    // holder, resolution, version, updated_at). Each event keeps that state as it was right after
+    // the change (`change_json`, ~150 bytes instead of ~6 KB), and a reader rebuilds "the case
+    // after the change" from the case's body plus the event's state.
+    // Also: the replayable response becomes opaque bytes (new rows are BLOBs in the server's
+    // binary format; rows written before keep their JSON text, which the server still reads).
+    r"
+    ALTER TABLE case_events ADD COLUMN change_json TEXT NOT NULL DEFAULT '';
+    UPDATE case_events SET change_json = json_object(
+        'status', json_extract(case_json, '$.status'),
+        'claimed_by', json_extract(case_json, '$.claimed_by'),
+        'resolution', json(json_extract(case_json, '$.resolution')),
+        'version', json_extract(case_json, '$.version'),
+        'updated_at', json_extract(case_json, '$.updated_at')
+    );
+    ALTER TABLE case_events DROP COLUMN case_json;
+    ALTER TABLE screenings RENAME COLUMN response_json TO response;
+    ",
 ];
 
 /// The version this build migrates to.
@@ -116,4 +135,122 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
         tx.commit().op("commit migration")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use rusqlite::params;
+
+    use super::*;
+    use crate::case::{Case, CaseDetails, CaseEventKind, CaseStatus};
+    use crate::{SqliteStore, Store};
+
+    fn v1_case(status: CaseStatus, claimed_by: Option<&str>, version: u64) -> Case {
+        let at = Utc
+            .with_ymd_and_hms(2026, 11, 23, 8, 0, 0)
+            .single()
+            .unwrap();
+        Case {
+            case_id: "case-s-1".into(),
+            screening_id: "s-1".into(),
+            post_id: "ISB".into(),
+            counter_id: "D-07".into(),
+            officer_id: "officer-1".into(),
+            direction: "DEPARTURE".into(),
+            decision: "SECOND_CHECK".into(),
+            reasons_json: "[]".into(),
+            protection_referral: false,
+            details: CaseDetails::default(),
+            evidence_digests: Vec::new(),
+            document_key: "dockey-1".into(),
+            created_at: at,
+            updated_at: at + chrono::Duration::seconds(version as i64),
+            status,
+            claimed_by: claimed_by.map(str::to_owned),
+            resolution: None,
+            version,
+        }
+    }
+
+    /// Writes a database the way a build with only migration 1 did: the case, and every event
+    /// carrying a whole copy of the case as it was.
+    fn write_v1(path: &std::path::Path) {
+        let conn = Connection::open(path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        let opened = v1_case(CaseStatus::Open, None, 1);
+        let claimed = v1_case(CaseStatus::Claimed, Some("r1"), 2);
+        conn.execute(
+            "INSERT INTO cases (case_id, post_id, status, created_micros, case_json) \
+             VALUES ('case-s-1', 'ISB', 'CLAIMED', 0, ?1)",
+            [serde_json::to_string(&claimed).unwrap()],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO screenings (client_request_id, screening_id, seq, case_id, response_json) \
+             VALUES ('ISB/req-1', 's-1', 1, 'case-s-1', '{\"pb\":\"0a03732d31\"}')",
+            [],
+        )
+        .unwrap();
+        for (kind, case) in [("CASE_CREATED", &opened), ("CASE_CLAIMED", &claimed)] {
+            conn.execute(
+                "INSERT INTO case_events (case_id, post_id, kind, at_micros, case_json) \
+                 VALUES ('case-s-1', 'ISB', ?1, 0, ?2)",
+                params![kind, serde_json::to_string(case).unwrap()],
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_version_1_database_migrates_and_its_events_still_stream_with_their_states() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("checkpost.db");
+        write_v1(&path);
+
+        let store = SqliteStore::open(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(version(&conn).unwrap(), CURRENT);
+        let columns: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('case_events')")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(!columns.iter().any(|c| c == "case_json"), "{columns:?}");
+
+        // The old events come back as the case was right after each change.
+        let old = store.events_after(Some("ISB"), 0, 10).unwrap();
+        assert_eq!(old.len(), 2);
+        assert_eq!(old[0].kind, CaseEventKind::Created);
+        assert_eq!(old[0].case, v1_case(CaseStatus::Open, None, 1));
+        assert_eq!(old[1].kind, CaseEventKind::Claimed);
+        assert_eq!(old[1].case, v1_case(CaseStatus::Claimed, Some("r1"), 2));
+
+        // The migrated database keeps working: a new change continues the log after them.
+        let at = Utc
+            .with_ymd_and_hms(2026, 11, 23, 9, 0, 0)
+            .single()
+            .unwrap();
+        store.release_case("case-s-1", "r1", at).wait().unwrap();
+        let new = store.events_after(Some("ISB"), old[1].cursor, 10).unwrap();
+        assert_eq!(new.len(), 1);
+        assert!(new[0].cursor > old[1].cursor);
+        assert_eq!(new[0].kind, CaseEventKind::Released);
+        assert_eq!(new[0].case.status, CaseStatus::Open);
+        assert_eq!(new[0].case.version, 3);
+        assert_eq!(store.get_case("case-s-1").unwrap(), new[0].case);
+
+        // A response stored as JSON text before the migration reads back as those bytes.
+        let stored = store
+            .get_screening_by_request_id("ISB/req-1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.response, br#"{"pb":"0a03732d31"}"#.to_vec());
+        assert_eq!(stored.case_id.as_deref(), Some("case-s-1"));
+    }
 }

@@ -82,17 +82,16 @@ where
     fn run(self: Box<Self>, conn: &Connection, chain: &mut Chain) -> Box<dyn Complete> {
         let Self { reply, op } = *self;
         let saved = *chain;
-        let result = conn
-            .execute_batch("SAVEPOINT job")
+        let result = exec(conn, "SAVEPOINT job")
             .op("begin savepoint")
             .and_then(|()| op(conn, chain));
         let end = if result.is_ok() {
-            "RELEASE job"
+            exec(conn, "RELEASE job")
         } else {
             *chain = saved;
-            "ROLLBACK TO job; RELEASE job"
+            exec(conn, "ROLLBACK TO job").and_then(|()| exec(conn, "RELEASE job"))
         };
-        let result = match conn.execute_batch(end).op("end savepoint") {
+        let result = match end.op("end savepoint") {
             Ok(()) => result,
             Err(e) => {
                 *chain = saved;
@@ -105,6 +104,12 @@ where
     fn refuse(self: Box<Self>, message: &str) {
         let _ = self.reply.send(Err(commit_failed(message)));
     }
+}
+
+/// Runs one statement from the connection's statement cache: the writer runs the same few
+/// transaction-control statements for every job, and `execute_batch` would parse each anew.
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// Wraps an operation as a job.
@@ -146,7 +151,7 @@ pub(crate) fn run(
             }
         }
         let before = chain;
-        let begun = conn.execute_batch("BEGIN IMMEDIATE");
+        let begun = exec(&conn, "BEGIN IMMEDIATE");
         let commit_error = match begun {
             Err(e) => {
                 // Nothing ran: every job in the batch is refused with the reason.
@@ -161,7 +166,7 @@ pub(crate) fn run(
                 for j in batch.drain(..) {
                     done.push(j.run(&conn, &mut chain));
                 }
-                match conn.execute_batch("COMMIT") {
+                match exec(&conn, "COMMIT") {
                     Ok(()) => {
                         counters.batches.fetch_add(1, Ordering::Relaxed);
                         counters.jobs.fetch_add(n, Ordering::Relaxed);
@@ -171,7 +176,7 @@ pub(crate) fn run(
                         None
                     }
                     Err(e) => {
-                        let _ = conn.execute_batch("ROLLBACK");
+                        let _ = exec(&conn, "ROLLBACK");
                         chain = before;
                         Some(e.to_string())
                     }
@@ -203,9 +208,18 @@ pub(crate) fn append(
     mut record: AuditRecord,
 ) -> Result<AuditReceipt> {
     record.at = rows::truncate(record.at);
+    append_truncated(conn, chain, &record)
+}
+
+/// [`append`] of a record whose `at` is already truncated to microseconds (no copy needed).
+fn append_truncated(
+    conn: &Connection,
+    chain: &mut Chain,
+    record: &AuditRecord,
+) -> Result<AuditReceipt> {
     let seq = chain.next_seq;
-    let hash = chain_hash(&chain.head, seq, &record);
-    rows::insert_audit(conn, seq, &record, &hash)?;
+    let hash = chain_hash(&chain.head, seq, record);
+    rows::insert_audit(conn, seq, record, &hash)?;
     chain.next_seq += 1;
     chain.head = hash;
     Ok(AuditReceipt { seq, hash })
@@ -219,7 +233,7 @@ pub(crate) fn screening(
 ) -> Result<ScreeningReceipt> {
     let ScreeningRecord {
         mut audit,
-        response_json,
+        response,
         open_case,
         evidence,
         suppressions,
@@ -242,7 +256,7 @@ pub(crate) fn screening(
             screening_id: stored.screening_id,
             case_id: stored.case_id,
             replayed: true,
-            response_json: stored.response_json,
+            response: stored.response,
         });
     }
     match (&open_case, audit.case_id.is_empty()) {
@@ -256,12 +270,12 @@ pub(crate) fn screening(
         }
     }
     audit.at = rows::truncate(audit.at);
-    let receipt = append(conn, chain, audit.clone())?;
+    let receipt = append_truncated(conn, chain, &audit)?;
     let case_id = (!audit.case_id.is_empty()).then(|| audit.case_id.clone());
     let inserted = conn
         .prepare_cached(
             "INSERT OR IGNORE INTO screenings \
-             (client_request_id, screening_id, seq, case_id, response_json) \
+             (client_request_id, screening_id, seq, case_id, response) \
              VALUES (?1, ?2, ?3, ?4, ?5)",
         )
         .and_then(|mut st| {
@@ -270,7 +284,7 @@ pub(crate) fn screening(
                 audit.screening_id,
                 receipt.seq as i64,
                 case_id,
-                response_json
+                response
             ])
         })
         .op("store screening")?;
@@ -329,7 +343,7 @@ pub(crate) fn screening(
         screening_id: audit.screening_id,
         case_id,
         replayed: false,
-        response_json,
+        response,
     })
 }
 

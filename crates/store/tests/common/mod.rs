@@ -46,7 +46,7 @@ pub fn screening_record(n: u64, post: &str) -> AuditRecord {
 pub fn clear(n: u64, post: &str) -> ScreeningRecord {
     ScreeningRecord {
         audit: screening_record(n, post),
-        response_json: format!("{{\"screening_id\":\"s-{n}\"}}"),
+        response: format!("{{\"screening_id\":\"s-{n}\"}}").into_bytes(),
         open_case: None,
         evidence: Vec::new(),
         suppressions: Vec::new(),
