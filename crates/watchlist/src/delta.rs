@@ -268,7 +268,7 @@ fn digests_of(snapshot: &Snapshot, deltas: &[Delta]) -> HashMap<EntryId, [u8; 32
         .collect();
     let entries = snapshot.entries();
     (0..entries.len())
-        .filter(|&i| entries.head(i).is_some_and(|h| named.contains(h.entry_id)))
+        .filter(|&i| entries.id(i).is_some_and(|id| named.contains(id)))
         .filter_map(|i| entries.get(i))
         .map(|e| (e.entry_id.clone(), e.content_digest()))
         .collect()

@@ -98,6 +98,14 @@ impl Entries {
         postcard::from_bytes(self.tail(i)?).ok()
     }
 
+    /// Entry `i`'s id, borrowed from the arena: what a reported match needs, decoded from the
+    /// first two fields alone (no allocation, nothing past the id is read).
+    pub(crate) fn id(&self, i: usize) -> Option<&str> {
+        postcard::from_bytes::<IdHead<'_>>(self.tail(i)?)
+            .ok()
+            .map(|h| h.entry_id)
+    }
+
     fn tail(&self, i: usize) -> Option<&[u8]> {
         let start = *self.starts.get(i)?;
         if start == UNSTORED {
@@ -128,7 +136,7 @@ pub(crate) struct Head<'a> {
     #[allow(dead_code)]
     pub(crate) full_name: &'a str,
     #[allow(dead_code)]
-    pub(crate) aliases: Vec<&'a str>,
+    pub(crate) aliases: Strs<'a>,
     #[allow(dead_code)]
     pub(crate) father_name: Option<&'a str>,
     #[allow(dead_code)]
@@ -136,13 +144,82 @@ pub(crate) struct Head<'a> {
     #[allow(dead_code)]
     pub(crate) sex: Sex,
     pub(crate) nationality: Option<&'a str>,
-    pub(crate) document_numbers: Vec<&'a str>,
+    pub(crate) document_numbers: Strs<'a>,
+}
+
+/// Strings kept by [`Strs`] without allocating; real entries list one or two.
+const INLINE_STRS: usize = 4;
+
+/// A list of strings borrowed from an encoding without allocating (the exact-lookup path
+/// decodes one per candidate): the first [`INLINE_STRS`] are kept, the rest only counted, so
+/// [`Strs::complete`] says whether [`Strs::iter`] saw them all.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Strs<'a> {
+    first: [&'a str; INLINE_STRS],
+    len: usize,
+}
+
+impl<'a> Strs<'a> {
+    /// The kept strings, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.first.iter().take(self.len).copied()
+    }
+
+    /// True when every string of the list was kept.
+    pub(crate) fn complete(&self) -> bool {
+        self.len <= INLINE_STRS
+    }
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Strs<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Strs<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence of strings")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Strs<'a>, A::Error> {
+                let mut out = Strs::default();
+                while let Some(s) = seq.next_element::<&'de str>()? {
+                    if let Some(slot) = out.first.get_mut(out.len) {
+                        *slot = s;
+                    }
+                    out.len += 1;
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(Visit(std::marker::PhantomData))
+    }
+}
+
+/// The first two fields of an [`Entry`] (see [`Head`]).
+#[derive(serde::Deserialize)]
+struct IdHead<'a> {
+    #[allow(dead_code)] // decoded to reach the id
+    list: ListKind,
+    #[serde(borrow)]
+    entry_id: &'a str,
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_id_reads_from_the_arena_alone() {
+        let list = crate::synth::generate(300, 11);
+        let store = Entries::encode(&list);
+        for (i, e) in list.iter().enumerate() {
+            assert_eq!(store.id(i), Some(e.entry_id.0.as_str()), "entry {i}");
+        }
+        assert_eq!(store.id(list.len()), None);
+    }
 
     #[test]
     fn entries_decode_equal_to_the_encoded_ones() {
@@ -162,12 +239,28 @@ mod tests {
             assert_eq!(h.list, e.list, "{i}");
             assert_eq!(h.entry_id, e.entry_id.0);
             assert_eq!(h.full_name, e.full_name);
-            assert_eq!(h.aliases, e.aliases);
+            assert_eq!(h.aliases.iter().collect::<Vec<_>>(), e.aliases);
             assert_eq!(h.father_name, e.father_name.as_deref());
             assert_eq!(h.dob, e.dob);
             assert_eq!(h.sex, e.sex);
             assert_eq!(h.nationality, e.nationality.as_deref());
-            assert_eq!(h.document_numbers, e.document_numbers);
+            assert_eq!(
+                h.document_numbers.iter().collect::<Vec<_>>(),
+                e.document_numbers
+            );
+            assert!(h.document_numbers.complete());
         }
+    }
+
+    #[test]
+    fn a_long_string_list_keeps_its_first_strings_and_says_it_is_incomplete() {
+        let mut e = crate::synth::generate(1, 3).remove(0);
+        e.document_numbers = (0..INLINE_STRS + 2).map(|k| format!("AB{k:07}")).collect();
+        let store = Entries::encode(std::slice::from_ref(&e));
+        let h = store.head(0).unwrap();
+        assert!(!h.document_numbers.complete());
+        let kept: Vec<_> = h.document_numbers.iter().collect();
+        assert_eq!(kept, e.document_numbers[..INLINE_STRS]);
+        assert_eq!(h.sex, e.sex, "fields after the list still decode");
     }
 }
