@@ -185,13 +185,14 @@ fn watchlist_checks(
     let key = DocumentKey::of(input.document);
     let mut matched = Vec::with_capacity(found.len());
     for m in found {
+        // Read without decoding the entry (a common name brings a dozen matches).
         let entry = match &overlay {
-            Some(o) => o.entry_at(snapshot, m.entry),
-            None => snapshot.and_then(|s| s.entry(m.entry as usize)),
+            Some(o) => o.view_at(snapshot, m.entry),
+            None => snapshot.and_then(|s| s.view(m.entry as usize)),
         };
         // An index that points past the entries would be a bug in the snapshot; the match is
         // still reported, with a digest no clearance can carry.
-        let entry_digest = entry.as_ref().map_or([0; 32], |e| e.content_digest());
+        let entry_digest = entry.as_ref().map_or([0; 32], |e| e.content_digest);
         let action = entry.as_ref().map_or(m.level, |e| e.action);
         // The matcher caps weak matches; this re-asserts it through the matcher's own rule,
         // because an OFFLOAD on a weak match is the one mistake this engine must never make.

@@ -136,11 +136,13 @@ struct WireBody {
 fn check_ids(adds: &[Entry], removes: &[EntryId]) -> Result<(), WatchlistError> {
     if adds.is_empty() && removes.is_empty() {
         return Err(WatchlistError::Encode {
+            kind: FileKind::Delta,
             reason: "a delta must add or remove at least one entry".to_string(),
         });
     }
     if adds.len() + removes.len() > MAX_DELTA_ENTRIES {
         return Err(WatchlistError::Encode {
+            kind: FileKind::Delta,
             reason: format!(
                 "a delta holds at most {MAX_DELTA_ENTRIES} adds and removes; build a snapshot instead"
             ),
@@ -171,11 +173,13 @@ pub fn build(
 ) -> Result<Vec<u8>, WatchlistError> {
     if id.trim().is_empty() {
         return Err(WatchlistError::Encode {
+            kind: FileKind::Delta,
             reason: "a delta needs a non-empty id".to_string(),
         });
     }
     check_ids(adds, removes)?;
     let encode = |e: postcard::Error| WatchlistError::Encode {
+        kind: FileKind::Delta,
         reason: e.to_string(),
     };
     let body = postcard::to_stdvec(&WireBody {
@@ -461,6 +465,20 @@ impl DeltaSet {
                 .then(a.entry.cmp(&b.entry))
         });
         out
+    }
+
+    /// [`DeltaSet::entry_at`] as a view (what a screening reports, without decoding).
+    pub fn view_at<'a>(
+        &'a self,
+        base: Option<&'a Snapshot>,
+        position: u32,
+    ) -> Option<crate::EntryView<'a>> {
+        let base_len = base.map_or(0, Snapshot::len);
+        let position = position as usize;
+        match base {
+            Some(b) if position < base_len => b.view(position),
+            _ => self.overlay.view(position - base_len),
+        }
     }
 
     /// The entry at `position` of the combined list [`DeltaSet::find_over`] reports positions

@@ -98,6 +98,21 @@ impl Entries {
         postcard::from_bytes(self.tail(i)?).ok()
     }
 
+    /// What a screening reports of entry `i` — its id, action and reason borrowed from the
+    /// arena, and its [`Entry::content_digest`] hashed from the stored bytes themselves — without
+    /// decoding the entry (no allocation). `None` past the end.
+    pub fn view(&self, i: usize) -> Option<EntryView<'_>> {
+        let tail = self.tail(i)?;
+        let (full, rest) = postcard::take_from_bytes::<Full<'_>>(tail).ok()?;
+        let encoded = tail.get(..tail.len() - rest.len())?;
+        Some(EntryView {
+            entry_id: full.entry_id,
+            action: full.action,
+            reason: full.reason,
+            content_digest: crate::digest_of_encoding(encoded),
+        })
+    }
+
     /// Entry `i`'s id, borrowed from the arena: what a reported match needs, decoded from the
     /// first two fields alone (no allocation, nothing past the id is read).
     pub(crate) fn id(&self, i: usize) -> Option<&str> {
@@ -197,6 +212,79 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Strs<'a> {
     }
 }
 
+/// What a screening reports of one entry, read without decoding it ([`Entries::view`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryView<'a> {
+    /// HQ's id of the entry.
+    pub entry_id: &'a str,
+    /// What the list asks for on a strong match.
+    pub action: crate::Decision,
+    /// Why the person is listed.
+    pub reason: &'a str,
+    /// [`Entry::content_digest`] of the entry.
+    pub content_digest: [u8; 32],
+}
+
+impl EntryView<'_> {
+    /// The view of a decoded entry (a delta overlay's, or one built in memory): the same values
+    /// [`Entries::view`] gives for it once stored.
+    pub fn of(entry: &Entry) -> EntryView<'_> {
+        EntryView {
+            entry_id: &entry.entry_id.0,
+            action: entry.action,
+            reason: &entry.reason,
+            content_digest: entry.content_digest(),
+        }
+    }
+}
+
+/// Every field of an [`Entry`], in its order, borrowed and without allocating: decoding it
+/// walks the whole encoding (so its length is known) and keeps what [`EntryView`] needs.
+#[derive(serde::Deserialize)]
+#[allow(dead_code)] // fields are decoded to reach the next ones
+struct Full<'a> {
+    list: ListKind,
+    #[serde(borrow)]
+    entry_id: &'a str,
+    full_name: &'a str,
+    aliases: Strs<'a>,
+    father_name: Option<&'a str>,
+    dob: Option<PartialDate>,
+    sex: Sex,
+    nationality: Option<&'a str>,
+    document_numbers: Strs<'a>,
+    national_id: Option<&'a str>,
+    action: crate::Decision,
+    directions: Skip<crate::Direction>,
+    reason: &'a str,
+    reference: &'a str,
+    valid_from: Option<PartialDate>,
+    valid_until: Option<PartialDate>,
+}
+
+/// A sequence decoded element by element and dropped (no allocation).
+struct Skip<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Skip<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Visit<T> {
+            type Value = Skip<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Skip<T>, A::Error> {
+                while seq.next_element::<T>()?.is_some() {}
+                Ok(Skip(std::marker::PhantomData))
+            }
+        }
+        d.deserialize_seq(Visit(std::marker::PhantomData))
+    }
+}
+
 /// The first two fields of an [`Entry`] (see [`Head`]).
 #[derive(serde::Deserialize)]
 struct IdHead<'a> {
@@ -210,6 +298,22 @@ struct IdHead<'a> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_view_gives_the_entry_s_id_action_reason_and_content_digest() {
+        let mut list = crate::synth::generate(400, 5);
+        // Every optional field filled somewhere, so the walk over all fields is exercised.
+        list[0].valid_from = Some(PartialDate::full(2020, 1, 2).unwrap());
+        list[0].valid_until = Some(PartialDate::parse("2031-05").unwrap());
+        list[1].directions = vec![crate::Direction::Departure, crate::Direction::Arrival];
+        let store = Entries::encode(&list);
+        for (i, e) in list.iter().enumerate() {
+            let v = store.view(i).unwrap();
+            assert_eq!(v, EntryView::of(e), "entry {i}");
+            assert_eq!(v.content_digest, e.content_digest(), "entry {i}");
+        }
+        assert_eq!(store.view(list.len()), None);
+    }
 
     #[test]
     fn an_entry_id_reads_from_the_arena_alone() {

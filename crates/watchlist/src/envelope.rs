@@ -99,12 +99,14 @@ pub(crate) fn seal<H: SignedHeader>(
     key: &SigningKey,
 ) -> Result<Vec<u8>, WatchlistError> {
     let header = postcard::to_stdvec(header).map_err(|e| WatchlistError::Encode {
+        kind: format.kind,
         reason: e.to_string(),
     })?;
     let header_len = u32::try_from(header.len())
         .ok()
         .filter(|n| *n <= MAX_HEADER_BYTES)
         .ok_or_else(|| WatchlistError::Encode {
+            kind: format.kind,
             reason: format!("header of {} bytes is too large", header.len()),
         })?;
     let mut out = Vec::with_capacity(PREAMBLE + header.len() + 4 + SIGNATURE_LEN + body.len());

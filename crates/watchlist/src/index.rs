@@ -358,13 +358,13 @@ impl Index {
     ) -> Index {
         let norm: &Normalizer = normalizer.as_deref().unwrap_or(Normalizer::standard());
         let shares = build::shape_all(entries, norm, threads);
-        build::assemble(shares, norm, normalizer.clone()).rehomed()
+        build::assemble(shares, norm, normalizer.clone())
     }
 
-    /// The same index with every array copied by the calling thread. Arrays a build thread
-    /// allocated stay in that thread's malloc arena, and queries over them measured ~1.5x
-    /// slower (matcher bench at 1M: p50 30 vs 20 µs) than over the same arrays allocated by one
-    /// thread; the copy costs a few tens of milliseconds once per load.
+    /// The same index with every array copied by the calling thread (the last step of every
+    /// build). Arrays a build thread allocated stay in that thread's malloc arena, and queries
+    /// over them measured ~1.5x slower (matcher bench at 1M: p50 30 vs 20 µs) than over the
+    /// same arrays allocated by one thread; the copy costs a few tens of milliseconds per load.
     fn rehomed(self) -> Index {
         Index {
             normalizer: self.normalizer,

@@ -24,7 +24,7 @@ pub mod synth;
 pub mod vocab;
 
 pub use csv::RowError;
-pub use entries::Entries;
+pub use entries::{Entries, EntryView};
 pub use snapshot::{Snapshot, SnapshotHeader};
 pub use vocab::{Decision, Direction, EntryId, ListKind, MatchKind};
 
@@ -75,24 +75,31 @@ impl Entry {
     /// the snapshot body uses). Any change to any field changes it; the server shows it to
     /// reviewers and the store remembers "cleared against this exact entry" by it.
     pub fn content_digest(&self) -> [u8; 32] {
-        // The engine digests every matched entry of a screening (a common name has a dozen):
-        // the derive-key context is hashed once, and an entry is encoded on the stack (the same
-        // bytes as `to_stdvec`, without its allocation and regrowth) unless it is unusually long.
-        static CONTEXT: std::sync::LazyLock<blake3::Hasher> =
-            std::sync::LazyLock::new(|| blake3::Hasher::new_derive_key(ENTRY_DIGEST_CONTEXT));
-        let mut hasher = CONTEXT.clone();
+        // An entry is encoded on the stack (the same bytes as `to_stdvec`, without its
+        // allocation and regrowth) unless it is unusually long.
         let mut buf = [0u8; 1024];
         // Encoding into a Vec cannot fail for this type (no maps, no unsized sequences); the
         // fallback still yields a digest that differs per entry via its Debug form.
         match postcard::to_slice(self, &mut buf) {
-            Ok(bytes) => hasher.update(bytes),
+            Ok(bytes) => digest_of_encoding(bytes),
             Err(_) => match postcard::to_stdvec(self) {
-                Ok(bytes) => hasher.update(&bytes),
-                Err(_) => hasher.update(format!("{self:?}").as_bytes()),
+                Ok(bytes) => digest_of_encoding(&bytes),
+                Err(_) => digest_of_encoding(format!("{self:?}").as_bytes()),
             },
-        };
-        *hasher.finalize().as_bytes()
+        }
     }
+}
+
+/// [`Entry::content_digest`] of an entry whose canonical encoding is `encoded` (the one place
+/// that defines it; a snapshot's stored entries are hashed from their bytes directly).
+pub(crate) fn digest_of_encoding(encoded: &[u8]) -> [u8; 32] {
+    // The engine digests every matched entry of a screening (a common name has a dozen): the
+    // derive-key context is hashed once.
+    static CONTEXT: std::sync::LazyLock<blake3::Hasher> =
+        std::sync::LazyLock::new(|| blake3::Hasher::new_derive_key(ENTRY_DIGEST_CONTEXT));
+    let mut hasher = CONTEXT.clone();
+    hasher.update(encoded);
+    *hasher.finalize().as_bytes()
 }
 
 /// Every way this crate refuses its input. One enum for the crate; each variant carries what an
@@ -127,10 +134,13 @@ pub enum WatchlistError {
         /// The id.
         entry_id: EntryId,
     },
-    /// The snapshot body could not be encoded.
-    #[error("encoding the snapshot: {reason}")]
+    /// A snapshot or delta could not be built (an encoder failure, or a delta HQ may not sign:
+    /// empty, too large, without an id).
+    #[error("building the {kind}: {reason}")]
     Encode {
-        /// The encoder's message.
+        /// Which kind of file was being built.
+        kind: FileKind,
+        /// What went wrong.
         reason: String,
     },
     /// A key file could not be read.

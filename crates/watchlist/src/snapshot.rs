@@ -194,6 +194,8 @@ pub fn read_header(bytes: &[u8]) -> Result<SnapshotHeader, WatchlistError> {
 pub struct Snapshot {
     /// What the file said about itself (verified).
     pub header: SnapshotHeader,
+    /// `header.body_digest` in hex, made once (every screening names its snapshot by it).
+    digest_hex: String,
     /// Every entry, in build order; matches refer to entries by position in this list.
     entries: Entries,
     /// Exact and name indexes over the entries.
@@ -215,6 +217,7 @@ impl Snapshot {
             ));
         }
         Ok(Snapshot {
+            digest_hex: header.digest_hex(),
             header,
             entries,
             index,
@@ -226,6 +229,7 @@ impl Snapshot {
     pub fn from_entries(header: SnapshotHeader, entries: Vec<Entry>) -> Snapshot {
         let index = Index::build(&entries);
         Snapshot {
+            digest_hex: header.digest_hex(),
             header,
             entries: Entries::encode(&entries),
             index,
@@ -247,6 +251,12 @@ impl Snapshot {
         self.entries.is_empty()
     }
 
+    /// What a screening reports of entry `i` (a [`Match::entry`]), without decoding it; `None`
+    /// past the end.
+    pub fn view(&self, i: usize) -> Option<crate::EntryView<'_>> {
+        self.entries.view(i)
+    }
+
     /// Entry `i` (a [`Match::entry`]), decoded; `None` past the end.
     pub fn entry(&self, i: usize) -> Option<Entry> {
         self.entries.get(i)
@@ -260,7 +270,7 @@ impl Snapshot {
 
     /// The body digest, hex: how the server and the audit trail name this snapshot.
     pub fn digest_hex(&self) -> String {
-        self.header.digest_hex()
+        self.digest_hex.clone()
     }
 
     /// How old the snapshot is at `now` (negative if HQ's clock was ahead).
@@ -334,6 +344,7 @@ fn encode_body_in(
     let mut lens = Vec::new();
     for chunk in entries.chunks(per_chunk) {
         let bytes = postcard::to_stdvec(chunk).map_err(|e| WatchlistError::Encode {
+            kind: FileKind::Snapshot,
             reason: e.to_string(),
         })?;
         lens.push(bytes.len() as u64);

@@ -104,7 +104,17 @@ fn a_signed_delta_round_trips_with_its_header() {
 fn building_refuses_an_empty_delta_and_an_id_named_twice() {
     let key = signing("hq-test");
     let err = delta::build(&[], &[], "d", signed_at(), None, &key).unwrap_err();
-    assert!(matches!(err, WatchlistError::Encode { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            WatchlistError::Encode {
+                kind: FileKind::Delta,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().starts_with("building the delta: "), "{err}");
     let e = new_entry("ECL-NEW-1");
     let err = delta::build(
         std::slice::from_ref(&e),
@@ -125,7 +135,16 @@ fn building_refuses_an_empty_delta_and_an_id_named_twice() {
         "{err}"
     );
     let err = delta::build(&[], &ids(&["A"]), " ", signed_at(), None, &key).unwrap_err();
-    assert!(matches!(err, WatchlistError::Encode { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            WatchlistError::Encode {
+                kind: FileKind::Delta,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]

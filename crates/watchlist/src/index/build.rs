@@ -340,6 +340,7 @@ pub(crate) fn assemble(
         }
     });
     let (documents, national_ids, [names_dated, names_undated, pairs_dated, pairs_undated]) = parts;
+    // Copied by the calling thread: see `Index::rehomed`.
     Index {
         normalizer,
         documents,
@@ -353,6 +354,7 @@ pub(crate) fn assemble(
         pairs_undated,
         ..main
     }
+    .rehomed()
 }
 
 #[cfg(test)]
