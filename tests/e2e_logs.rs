@@ -19,7 +19,7 @@ use checkpost_server::pii::PiiHasher;
 use chrono::Utc;
 use common::{
     Passport, announced_addr, decision, fixture_snapshot, metric_samples, passport, request,
-    scrape_metrics, serve_command,
+    scrape_metrics, serve_command, stderr_lines,
 };
 
 /// The `--log-hash-key` the server runs with, so the test can compute the expected hashes.
@@ -58,17 +58,7 @@ async fn json_logs_carry_only_keyed_hashes_of_document_numbers_and_cnics() {
         .env("RUST_LOG", "debug")
         .spawn()
         .expect("spawning checkpost serve");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    // Drains stderr for the child's whole life; the channel closes when the child is gone.
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let (rx, reader) = stderr_lines(&mut child);
 
     let mut lines = Vec::new();
     let (mut grpc, mut metrics) = (None, None);

@@ -7,10 +7,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use checkpost_proto::v1 as pb;
@@ -18,6 +16,7 @@ use checkpost_proto::v1::screening_client::ScreeningClient;
 use chrono::Utc;
 use common::{
     Passport, announced_addr, decision, fixture_snapshot, passport, request, serve_command,
+    stderr_lines,
 };
 
 /// How long the test waits for the server to exit: far beyond the 1 s drain deadline it runs
@@ -34,16 +33,7 @@ async fn sigterm_stops_the_server_within_its_drain_deadline_despite_a_silent_cli
         .args(["--drain-timeout", "1s"])
         .spawn()
         .expect("spawning checkpost serve");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let (rx, reader) = stderr_lines(&mut child);
     let addr: SocketAddr = loop {
         let line = rx
             .recv_timeout(Duration::from_secs(20))
