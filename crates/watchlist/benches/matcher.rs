@@ -10,10 +10,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use checkpost_document::PartialDate;
 use checkpost_watchlist::index::Index;
 use checkpost_watchlist::matcher::Query;
-use checkpost_watchlist::{Direction, Entries, Entry, synth};
+use checkpost_watchlist::{Direction, Entries, synth};
 use chrono::NaiveDate;
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -45,53 +44,6 @@ fn cpu_time() -> Duration {
         })
         .unwrap_or(0);
     Duration::from_millis(ticks * 10)
-}
-
-/// Name queries as a passport would give them (always with a full date of birth), with spelling slack: every fourth one a
-/// transliteration, every fourth a dropped honorific / order change, the rest as listed.
-fn name_queries(entries: &[Entry], n: usize) -> Vec<Query> {
-    let mut out = Vec::with_capacity(n);
-    for (k, e) in entries.iter().enumerate().step_by(37) {
-        if out.len() == n {
-            break;
-        }
-        if e.full_name.is_empty() {
-            continue;
-        }
-        let name = match k % 4 {
-            0 => e
-                .full_name
-                .replacen("MUHAMMAD", "MOHD", 1)
-                .replacen("AHMED", "AHMAD", 1),
-            1 => e
-                .full_name
-                .split_once(' ')
-                .map_or(e.full_name.clone(), |(a, b)| format!("{b} {a}")),
-            _ => e.full_name.clone(),
-        };
-        let (given, surname) = name.rsplit_once(' ').unwrap_or(("", name.as_str()));
-        // A passport always carries a date of birth.
-        let d = e.dob.unwrap_or(PartialDate {
-            year: 1980,
-            month: None,
-            day: None,
-        });
-        let dob = Some(PartialDate {
-            year: d.year,
-            month: Some(d.month.unwrap_or(6)),
-            day: Some(d.day.unwrap_or(15)),
-        });
-        out.push(Query {
-            surname: surname.to_string(),
-            given_names: given.to_string(),
-            dob,
-            sex: e.sex,
-            nationality: e.nationality.clone(),
-            issuing_state: e.nationality.clone(),
-            ..Query::default()
-        });
-    }
-    out
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -211,7 +163,7 @@ fn benches(c: &mut Criterion) {
             b.iter(|| index.find(&store, black_box(q), Some(Direction::Departure), today()))
         });
     }
-    let queries = name_queries(&entries, 2_000);
+    let queries = synth::passport_queries(&entries, 2_000);
     let mut i = 0;
     g.bench_function("fuzzy_name", |b| {
         b.iter(|| {

@@ -27,50 +27,6 @@ fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
 }
 
-/// The matcher bench's passport mix (`benches/matcher.rs`, `name_queries`).
-fn passport_mix(entries: &[Entry], n: usize) -> Vec<Query> {
-    let mut out = Vec::with_capacity(n);
-    for (k, e) in entries.iter().enumerate().step_by(37) {
-        if out.len() == n {
-            break;
-        }
-        if e.full_name.is_empty() {
-            continue;
-        }
-        let name = match k % 4 {
-            0 => e
-                .full_name
-                .replacen("MUHAMMAD", "MOHD", 1)
-                .replacen("AHMED", "AHMAD", 1),
-            1 => e
-                .full_name
-                .split_once(' ')
-                .map_or(e.full_name.clone(), |(a, b)| format!("{b} {a}")),
-            _ => e.full_name.clone(),
-        };
-        let (given, surname) = name.rsplit_once(' ').unwrap_or(("", name.as_str()));
-        let d = e.dob.unwrap_or(PartialDate {
-            year: 1980,
-            month: None,
-            day: None,
-        });
-        out.push(Query {
-            surname: surname.to_string(),
-            given_names: given.to_string(),
-            dob: Some(PartialDate {
-                year: d.year,
-                month: Some(d.month.unwrap_or(6)),
-                day: Some(d.day.unwrap_or(15)),
-            }),
-            sex: e.sex,
-            nationality: e.nationality.clone(),
-            issuing_state: e.nationality.clone(),
-            ..Query::default()
-        });
-    }
-    out
-}
-
 /// The engine bench's unlisted passengers (`crates/engine/benches/screen.rs`): a given name of
 /// one listed person, the surname of another, a random full date of birth.
 fn unlisted_mix(entries: &[Entry], n: usize) -> Vec<Query> {
@@ -331,7 +287,7 @@ fn tail_probe() {
         println!("slow set done ({n} matches)");
         return;
     }
-    let passport = passport_mix(&entries, 2_000);
+    let passport = synth::passport_queries(&entries, 2_000);
     let no_dob: Vec<Query> = passport
         .iter()
         .map(|q| Query {

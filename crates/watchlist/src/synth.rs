@@ -11,6 +11,7 @@ use checkpost_document::{Cnic, PartialDate, Sex};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::matcher::Query;
 use crate::{Decision, Direction, Entry, EntryId, ListKind, WatchlistError};
 
 /// Male given names, most common first (the sampler favours the front of each table, so common
@@ -424,6 +425,56 @@ pub fn generate(n: usize, seed: u64) -> Vec<Entry> {
     (0..n).map(|i| g.entry(i)).collect()
 }
 
+/// Identity queries as passports of listed people would give them, for benches and tail
+/// probes: every 37th entry of `entries` with a name, up to `n`; always a full date of birth
+/// (a listed partial date completed with June / the 15th, none: 1980-06-15); every fourth a
+/// transliteration (MUHAMMAD → MOHD, AHMED → AHMAD), every fourth with its first token moved to
+/// the end, the rest as listed.
+pub fn passport_queries(entries: &[Entry], n: usize) -> Vec<Query> {
+    let mut out = Vec::with_capacity(n);
+    for (k, e) in entries.iter().enumerate().step_by(37) {
+        if out.len() == n {
+            break;
+        }
+        if e.full_name.is_empty() {
+            continue;
+        }
+        let name = match k % 4 {
+            0 => e
+                .full_name
+                .replacen("MUHAMMAD", "MOHD", 1)
+                .replacen("AHMED", "AHMAD", 1),
+            1 => e
+                .full_name
+                .split_once(' ')
+                .map_or(e.full_name.clone(), |(a, b)| format!("{b} {a}")),
+            _ => e.full_name.clone(),
+        };
+        let (given, surname) = name.rsplit_once(' ').unwrap_or(("", name.as_str()));
+        // A passport always carries a date of birth.
+        let d = e.dob.unwrap_or(PartialDate {
+            year: 1980,
+            month: None,
+            day: None,
+        });
+        let dob = Some(PartialDate {
+            year: d.year,
+            month: Some(d.month.unwrap_or(6)),
+            day: Some(d.day.unwrap_or(15)),
+        });
+        out.push(Query {
+            surname: surname.to_string(),
+            given_names: given.to_string(),
+            dob,
+            sex: e.sex,
+            nationality: e.nationality.clone(),
+            issuing_state: e.nationality.clone(),
+            ..Query::default()
+        });
+    }
+    out
+}
+
 /// Writes `entries` as HQ's CSV (the header and column order of [`crate::csv::COLUMNS`]), the
 /// format [`crate::csv::import`] reads back to the same entries.
 pub fn write_csv<W: Write>(entries: &[Entry], w: W) -> Result<(), WatchlistError> {
@@ -814,6 +865,33 @@ fn both() -> Vec<Direction> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passport_queries_carry_a_full_date_of_birth_and_find_their_listed_person() {
+        let entries = generate(3_000, 9);
+        let queries = passport_queries(&entries, 40);
+        assert_eq!(queries.len(), 40);
+        let index = crate::index::Index::build(&entries);
+        let stored = crate::Entries::encode(&entries);
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        let named: Vec<_> = entries
+            .iter()
+            .step_by(37)
+            .filter(|e| !e.full_name.is_empty())
+            .collect();
+        for (q, e) in queries.iter().zip(named) {
+            assert!(q.dob.is_some_and(|d| d.is_full()), "{q:?}");
+            if !crate::index::applies(e, None, today) {
+                continue; // listed for a window that is not today's
+            }
+            let found = index.find(&stored, q, None, today);
+            assert!(
+                found.iter().any(|m| m.entry_id == e.entry_id),
+                "{} not found by {q:?}",
+                e.entry_id
+            );
+        }
+    }
 
     #[test]
     fn name_tables_parse() {
