@@ -97,6 +97,9 @@ pub(crate) struct Args {
     /// unless this or the config's `[metrics] listen` is set.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
+    /// Allow the metrics endpoint beyond loopback (it has no access control: firewall it).
+    #[arg(long)]
+    metrics_allow_remote: bool,
     /// The global `--log-format`: the "serving on" lines follow it, so a JSON log stays JSON.
     #[arg(from_global)]
     log_format: super::LogFormat,
@@ -181,6 +184,7 @@ fn config(args: Args) -> anyhow::Result<Config> {
     if let Some(v) = args.metrics_listen {
         config.metrics.listen = Some(v);
     }
+    config.metrics.allow_remote |= args.metrics_allow_remote;
     Ok(config)
 }
 
@@ -188,8 +192,10 @@ fn config(args: Args) -> anyhow::Result<Config> {
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let log_format = args.log_format;
     let config = config(args)?;
-    // Refuse an unsafe listen address (auth off beyond loopback) before binding anything.
+    // Refuse an unsafe listen address (auth off beyond loopback, an open metrics endpoint)
+    // before binding anything.
     config.auth.validate(config.listen)?;
+    config.metrics.validate()?;
     let listen = config.listen;
     let rt = super::runtime()?;
     rt.block_on(async move {

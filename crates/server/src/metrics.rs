@@ -43,9 +43,30 @@ pub struct MetricsConfig {
     /// Address of the Prometheus endpoint (`GET /metrics`), e.g. `127.0.0.1:9464`. `None` (the
     /// default): no endpoint. It is a separate port so it can be firewalled apart from gRPC.
     pub listen: Option<SocketAddr>,
+    /// Allow `listen` beyond loopback. The endpoint has no access control (it shows counts of
+    /// decisions and reasons, no PII), so an address other hosts can reach must be a deliberate
+    /// choice of a firewalled network: without this the server refuses to start.
+    pub allow_remote: bool,
 }
 
 impl MetricsConfig {
+    /// Refuses a `listen` address beyond loopback unless `allow_remote` says it is deliberate.
+    pub fn validate(&self) -> Result<(), ServerError> {
+        match self.listen {
+            Some(addr) if !addr.ip().is_loopback() && !self.allow_remote => {
+                Err(ServerError::Config {
+                    source_name: "metrics".into(),
+                    message: format!(
+                        "metrics listen is {addr}, which is not loopback, and the endpoint has no \
+                         access control: keep it on 127.0.0.1, or firewall it and set \
+                         [metrics] allow_remote = true (or --metrics-allow-remote)"
+                    ),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Makes every relative path in this section absolute against `base` (the config file's
     /// directory).
     pub fn resolve_paths(&mut self, base: &Path) {
@@ -661,6 +682,26 @@ pub async fn serve_metrics(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_metrics_endpoint_beyond_loopback_needs_allow_remote() {
+        let at = |addr: &str, allow_remote: bool| MetricsConfig {
+            listen: Some(addr.parse().unwrap()),
+            allow_remote,
+        };
+        MetricsConfig::default().validate().unwrap();
+        at("127.0.0.1:9464", false).validate().unwrap();
+        at("[::1]:9464", false).validate().unwrap();
+        let err = at("0.0.0.0:9464", false)
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("0.0.0.0:9464") && err.contains("allow_remote"),
+            "{err}"
+        );
+        at("0.0.0.0:9464", true).validate().unwrap();
+    }
 
     #[test]
     fn the_metrics_section_sets_the_listen_address_and_is_off_by_default() {
