@@ -7,8 +7,9 @@
 //! nationality, names, date of birth) lives in the index's compact per-entry data
 //! ([`crate::index::Index`]). A decoded [`Entry`] costs ~550 bytes over a dozen heap
 //! allocations; its encoding costs ~110 bytes plus 4 for its start. An entry is decoded only
-//! when one is needed ([`Entries::get`]); the matcher reads an entry's id and document numbers
-//! through a borrowed view of the leading fields, without allocating their strings.
+//! when one is needed ([`Entries::get`]); the matcher and the engine read what they need (an
+//! id, document numbers, action, reason, the content digest) through borrowed views of the
+//! encoding, without allocating.
 //!
 //! Limits: the arena is addressed with `u32` offsets, so one snapshot's entries may take at most
 //! 4 GiB encoded (~35M entries); a larger body is refused at load.
@@ -92,9 +93,9 @@ impl Entries {
         self.bytes.len() + self.starts.capacity() * 4
     }
 
-    /// The leading fields of entry `i` (its id, names, date of birth, sex, nationality, document
-    /// numbers), borrowed from the arena: no string is copied.
-    pub(crate) fn head(&self, i: usize) -> Option<Head<'_>> {
+    /// Every field of entry `i`, borrowed from the arena: no string is copied, nothing is
+    /// allocated (the exact-lookup path reads one per candidate).
+    pub(crate) fn fields(&self, i: usize) -> Option<Fields<'_>> {
         postcard::from_bytes(self.tail(i)?).ok()
     }
 
@@ -103,7 +104,7 @@ impl Entries {
     /// decoding the entry (no allocation). `None` past the end.
     pub fn view(&self, i: usize) -> Option<EntryView<'_>> {
         let tail = self.tail(i)?;
-        let (full, rest) = postcard::take_from_bytes::<Full<'_>>(tail).ok()?;
+        let (full, rest) = postcard::take_from_bytes::<Fields<'_>>(tail).ok()?;
         let encoded = tail.get(..tail.len() - rest.len())?;
         Some(EntryView {
             entry_id: full.entry_id,
@@ -137,29 +138,6 @@ impl std::fmt::Debug for Entries {
             .field("bytes", &self.bytes.len())
             .finish()
     }
-}
-
-/// The leading fields of an [`Entry`], in its field order, borrowed from an encoding: postcard
-/// encodes a struct as its fields in order, so a prefix of the fields decodes from the same
-/// bytes (`entry_view_matches_the_entry` checks the two stay in step).
-#[derive(Debug, serde::Deserialize)]
-pub(crate) struct Head<'a> {
-    #[allow(dead_code)] // decoded to reach the next fields; the index keeps the list
-    pub(crate) list: ListKind,
-    #[serde(borrow)]
-    pub(crate) entry_id: &'a str,
-    #[allow(dead_code)]
-    pub(crate) full_name: &'a str,
-    #[allow(dead_code)]
-    pub(crate) aliases: Strs<'a>,
-    #[allow(dead_code)]
-    pub(crate) father_name: Option<&'a str>,
-    #[allow(dead_code)]
-    pub(crate) dob: Option<PartialDate>,
-    #[allow(dead_code)]
-    pub(crate) sex: Sex,
-    pub(crate) nationality: Option<&'a str>,
-    pub(crate) document_numbers: Strs<'a>,
 }
 
 /// Strings kept by [`Strs`] without allocating; real entries list one or two.
@@ -238,31 +216,33 @@ impl EntryView<'_> {
     }
 }
 
-/// Every field of an [`Entry`], in its order, borrowed and without allocating: decoding it
-/// walks the whole encoding (so its length is known) and keeps what [`EntryView`] needs.
-#[derive(serde::Deserialize)]
-#[allow(dead_code)] // fields are decoded to reach the next ones
-struct Full<'a> {
-    list: ListKind,
+/// Every field of an [`Entry`], in its order, borrowed and without allocating (postcard encodes
+/// a struct as its fields in order; `fields_match_the_entry` checks the two stay in step).
+/// Decoding it walks the whole encoding, so its length is known too ([`Entries::view`]).
+#[derive(Debug, serde::Deserialize)]
+#[allow(dead_code)] // every field is decoded to reach the next; not all are read
+pub(crate) struct Fields<'a> {
+    pub(crate) list: ListKind,
     #[serde(borrow)]
-    entry_id: &'a str,
-    full_name: &'a str,
-    aliases: Strs<'a>,
-    father_name: Option<&'a str>,
-    dob: Option<PartialDate>,
-    sex: Sex,
-    nationality: Option<&'a str>,
-    document_numbers: Strs<'a>,
-    national_id: Option<&'a str>,
-    action: crate::Decision,
+    pub(crate) entry_id: &'a str,
+    pub(crate) full_name: &'a str,
+    pub(crate) aliases: Strs<'a>,
+    pub(crate) father_name: Option<&'a str>,
+    pub(crate) dob: Option<PartialDate>,
+    pub(crate) sex: Sex,
+    pub(crate) nationality: Option<&'a str>,
+    pub(crate) document_numbers: Strs<'a>,
+    pub(crate) national_id: Option<&'a str>,
+    pub(crate) action: crate::Decision,
     directions: Skip<crate::Direction>,
-    reason: &'a str,
-    reference: &'a str,
-    valid_from: Option<PartialDate>,
-    valid_until: Option<PartialDate>,
+    pub(crate) reason: &'a str,
+    pub(crate) reference: &'a str,
+    pub(crate) valid_from: Option<PartialDate>,
+    pub(crate) valid_until: Option<PartialDate>,
 }
 
 /// A sequence decoded element by element and dropped (no allocation).
+#[derive(Debug)]
 struct Skip<T>(std::marker::PhantomData<T>);
 
 impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Skip<T> {
@@ -285,7 +265,7 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Skip<T> {
     }
 }
 
-/// The first two fields of an [`Entry`] (see [`Head`]).
+/// The first two fields of an [`Entry`] (see [`Fields`]).
 #[derive(serde::Deserialize)]
 struct IdHead<'a> {
     #[allow(dead_code)] // decoded to reach the id
@@ -336,10 +316,10 @@ mod tests {
     }
 
     #[test]
-    fn entry_view_matches_the_entry() {
+    fn fields_match_the_entry() {
         for (i, e) in crate::synth::generate(300, 11).iter().enumerate() {
             let store = Entries::encode(std::slice::from_ref(e));
-            let h = store.head(0).unwrap();
+            let h = store.fields(0).unwrap();
             assert_eq!(h.list, e.list, "{i}");
             assert_eq!(h.entry_id, e.entry_id.0);
             assert_eq!(h.full_name, e.full_name);
@@ -353,6 +333,11 @@ mod tests {
                 e.document_numbers
             );
             assert!(h.document_numbers.complete());
+            assert_eq!(h.national_id, e.national_id.as_ref().map(|c| c.as_str()));
+            assert_eq!(h.action, e.action);
+            assert_eq!(h.reason, e.reason);
+            assert_eq!(h.reference, e.reference);
+            assert_eq!((h.valid_from, h.valid_until), (e.valid_from, e.valid_until));
         }
     }
 
@@ -361,7 +346,7 @@ mod tests {
         let mut e = crate::synth::generate(1, 3).remove(0);
         e.document_numbers = (0..INLINE_STRS + 2).map(|k| format!("AB{k:07}")).collect();
         let store = Entries::encode(std::slice::from_ref(&e));
-        let h = store.head(0).unwrap();
+        let h = store.fields(0).unwrap();
         assert!(!h.document_numbers.complete());
         let kept: Vec<_> = h.document_numbers.iter().collect();
         assert_eq!(kept, e.document_numbers[..INLINE_STRS]);

@@ -568,7 +568,7 @@ impl Index {
         if let Some(doc) = q.document_number.as_deref().map(normalize_document_number) {
             if !doc.is_empty() {
                 for i in equal_range(&self.documents, hash(&doc)) {
-                    let Some(e) = entries.head(i as usize) else {
+                    let Some(e) = entries.fields(i as usize) else {
                         continue;
                     };
                     // More document numbers than the view keeps (never seen in real data):
@@ -1329,7 +1329,7 @@ impl Index {
             dob,
             sex_conflict: matcher::sex_conflict(q.sex, e.sex),
             nationality_conflict: e.nationality_conflict(q.nationality.as_deref(), || {
-                entries.head(c as usize).and_then(|h| h.nationality)
+                entries.fields(c as usize).and_then(|h| h.nationality)
             }),
             father,
         };
