@@ -295,16 +295,18 @@ pub(crate) fn lookup_screening(
     conn: &Connection,
     client_request_id: &str,
 ) -> Result<Option<StoredScreening>> {
+    // The `kind` term lets SQLite use the partial index `audit_retry_key`.
     conn.prepare_cached(
-        "SELECT seq, screening_id, case_id, response FROM screenings \
-         WHERE client_request_id = ?1",
+        "SELECT seq, screening_id, case_id, response FROM audit \
+         WHERE client_request_id = ?1 AND kind = 'SCREENING'",
     )
     .and_then(|mut s| {
         s.query_row([client_request_id], |r| {
+            let case_id: String = r.get(2)?;
             Ok(StoredScreening {
                 seq: r.get::<_, i64>(0)? as u64,
                 screening_id: r.get(1)?,
-                case_id: r.get(2)?,
+                case_id: (!case_id.is_empty()).then_some(case_id),
                 response: rows::bytes(r, 3)?,
             })
         })

@@ -49,18 +49,22 @@ fn json_list(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".to_owned())
 }
 
+/// Inserts one audit row. `response` is the screening's response to replay (screenings only):
+/// it is kept in the row but outside the chain hash, since it is a cache of the answer, not
+/// part of the record.
 pub(crate) fn insert_audit(
     conn: &Connection,
     seq: u64,
     r: &AuditRecord,
     hash: &ChainHash,
+    response: Option<&[u8]>,
 ) -> Result<()> {
     // Built once: the writer appends for every screening.
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES \
+            "INSERT INTO audit ({AUDIT_COLUMNS}, response) VALUES \
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
+              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"
         )
     });
     let mut stmt = conn.prepare_cached(&SQL).op("append audit record")?;
@@ -93,6 +97,7 @@ pub(crate) fn insert_audit(
         r.case_id,
         r.detail_json,
         &hash[..],
+        response,
     ])
     .op("append audit record")?;
     Ok(())

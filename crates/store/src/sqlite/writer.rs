@@ -208,18 +208,20 @@ pub(crate) fn append(
     mut record: AuditRecord,
 ) -> Result<AuditReceipt> {
     record.at = rows::truncate(record.at);
-    append_truncated(conn, chain, &record)
+    append_truncated(conn, chain, &record, None)
 }
 
-/// [`append`] of a record whose `at` is already truncated to microseconds (no copy needed).
+/// [`append`] of a record whose `at` is already truncated to microseconds (no copy needed),
+/// with a screening's response to replay.
 fn append_truncated(
     conn: &Connection,
     chain: &mut Chain,
     record: &AuditRecord,
+    response: Option<&[u8]>,
 ) -> Result<AuditReceipt> {
     let seq = chain.next_seq;
     let hash = chain_hash(&chain.head, seq, record);
-    rows::insert_audit(conn, seq, record, &hash)?;
+    rows::insert_audit(conn, seq, record, &hash, response)?;
     chain.next_seq += 1;
     chain.head = hash;
     Ok(AuditReceipt { seq, hash })
@@ -270,30 +272,10 @@ pub(crate) fn screening(
         }
     }
     audit.at = rows::truncate(audit.at);
-    let receipt = append_truncated(conn, chain, &audit)?;
+    // The retry key is unique among screenings (index `audit_retry_key`); the lookup above
+    // already answered a known key, so a conflict here cannot happen short of a bug.
+    let receipt = append_truncated(conn, chain, &audit, Some(response.as_slice()))?;
     let case_id = (!audit.case_id.is_empty()).then(|| audit.case_id.clone());
-    let inserted = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO screenings \
-             (client_request_id, screening_id, seq, case_id, response) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .and_then(|mut st| {
-            st.execute(params![
-                audit.client_request_id,
-                audit.screening_id,
-                receipt.seq as i64,
-                case_id,
-                response
-            ])
-        })
-        .op("store screening")?;
-    if inserted == 0 {
-        return Err(StoreError::Duplicate {
-            what: "screening",
-            id: audit.screening_id.clone(),
-        });
-    }
     for e in &evidence {
         conn.prepare_cached(
             "INSERT OR IGNORE INTO evidence (digest, kind, bytes) VALUES (?1, ?2, ?3)",
