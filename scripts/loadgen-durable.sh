@@ -2,8 +2,9 @@
 # Durable audit under load: `checkpost serve` (1M synthetic snapshot, fresh data dir) driven by
 # `checkpost loadgen`. Prints loadgen's JSON summary, then one line of store figures: audit
 # records per commit (= per fsync under power-loss durability), database bytes per screening,
-# bytes written to disk per screening (WAL appends + checkpoint copies, from /proc/PID/io), and
-# the per-table split of the database (SQLite's dbstat).
+# bytes written to disk per screening (WAL appends + checkpoint copies, from /proc/PID/io), the
+# commits' duration percentiles during the run (checkpost_store_commit_seconds; each is the upper
+# bound of its bucket), and the per-table split of the database (SQLite's dbstat).
 #
 #   scripts/loadgen-durable.sh   # env: RATE=2000 DURATION=10s DURABILITY=power-loss|process-crash
 #                                #      SERVER_THREADS=2 LOADGEN_THREADS=1 LOADGEN_ARGS=
@@ -61,6 +62,7 @@ db_bytes() { stat -c %s "$DATA/checkpost.db" 2>/dev/null || echo 0; }
 # Warm-up (connections, page cache, first WAL pages); not measured.
 loadgen --rate 200 --duration 2s >/dev/null || true
 sleep 1
+curl -s "http://127.0.0.1:$METRICS_PORT/metrics" >"$WORK/metrics0-$PORT.txt"
 batches0=$(metric checkpost_store_batches)
 records0=$(metric checkpost_store_audit_records)
 io0=$(io_written)
@@ -70,14 +72,16 @@ db0=$(db_bytes)
 loadgen --rate "$RATE" --duration "$DURATION" | tee "$WORK/loadgen-$PORT.json" || true
 sleep 1 # the background checkpointer copies the WAL into the database
 
+curl -s "http://127.0.0.1:$METRICS_PORT/metrics" >"$WORK/metrics1-$PORT.txt"
 batches1=$(metric checkpost_store_batches)
 records1=$(metric checkpost_store_audit_records)
 io1=$(io_written)
 cpu1=$(cpu_ticks)
 db1=$(db_bytes)
 python3 - "$batches0" "$batches1" "$records0" "$records1" "$io0" "$io1" "$db0" "$db1" \
-  "$DATA/checkpost.db" "$DURABILITY" "$cpu0" "$cpu1" "$(getconf CLK_TCK)" <<'EOF'
-import sqlite3, sys
+  "$DATA/checkpost.db" "$DURABILITY" "$cpu0" "$cpu1" "$(getconf CLK_TCK)" \
+  "$WORK/metrics0-$PORT.txt" "$WORK/metrics1-$PORT.txt" <<'EOF'
+import re, sqlite3, sys
 b0, b1, r0, r1, io0, io1, d0, d1 = (float(x or 0) for x in sys.argv[1:9])
 c0, c1, hz = (float(x) for x in sys.argv[11:14])
 records, batches = r1 - r0, b1 - b0
@@ -85,6 +89,21 @@ per = lambda x: x / records if records else 0
 line = (f"store[{sys.argv[10]}]: {records:.0f} audit records in {batches:.0f} commits = "
         f"{records / max(batches, 1):.2f} records/commit; db +{per(d1 - d0):.0f} B/record; "
         f"written to disk {per(io1 - io0):.0f} B/record; server CPU {per((c1 - c0) / hz) * 1e6:.0f} us/record")
+def buckets(path):
+    out = {}
+    for m in re.finditer(r'^checkpost_store_commit_seconds_bucket\{le="([^"]+)"\} (\d+)', open(path).read(), re.M):
+        out[float(m.group(1))] = int(m.group(2))
+    return out
+b0, b1 = buckets(sys.argv[14]), buckets(sys.argv[15])
+cum = sorted((le, b1[le] - b0.get(le, 0)) for le in b1)
+n = cum[-1][1] if cum else 0
+def q(p):
+    for le, c in cum:
+        if c >= p * n:
+            return f"<= {le * 1e3:g} ms"
+    return "?"
+if n:
+    line += f"; commits p50 {q(0.5)}, p90 {q(0.9)}, p99 {q(0.99)}, p99.9 {q(0.999)}"
 try:
     con = sqlite3.connect(f"file:{sys.argv[9]}?mode=ro", uri=True)
     rows = con.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall()

@@ -167,6 +167,25 @@ async fn counters_move_by_exactly_what_was_answered_and_gauges_read_the_state() 
         value(&after, "checkpost_store_records_per_batch"),
         records / batches
     );
+    // Every committed batch is in the commit-duration histogram, and its buckets add up.
+    assert_eq!(
+        value(&after, "checkpost_store_commit_seconds_count"),
+        batches
+    );
+    assert_eq!(
+        value(
+            &after,
+            r#"checkpost_store_commit_seconds_bucket{le="+Inf"}"#
+        ),
+        batches
+    );
+    assert!(value(&after, "checkpost_store_commit_seconds_sum") > 0.0);
+    assert!(
+        value(
+            &after,
+            r#"checkpost_store_commit_seconds_bucket{le="0.00005"}"#
+        ) <= value(&after, r#"checkpost_store_commit_seconds_bucket{le="1.0"}"#)
+    );
     assert_eq!(value(&after, "checkpost_screen_shed"), 0.0);
 
     // A claimed case leaves the queue.

@@ -520,6 +520,34 @@ async fn queue_depth(store: Arc<dyn Store>) -> Option<QueueDepth> {
     }
 }
 
+/// The store's commit-duration histogram as read at a scrape, encoded as a Prometheus
+/// histogram in seconds (prometheus-client has no constant histogram; its own `Histogram`
+/// would need the store to depend on it).
+#[derive(Debug)]
+struct CommitHistogram(checkpost_store::CommitTimes);
+
+impl EncodeMetric for CommitHistogram {
+    fn encode(&self, mut encoder: prometheus_client::encoding::MetricEncoder) -> std::fmt::Result {
+        let t = &self.0;
+        let buckets: Vec<(f64, u64)> = t
+            .counts
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                let bound = checkpost_store::COMMIT_BOUNDS_MICROS
+                    .get(i)
+                    .map_or(f64::INFINITY, |&us| us as f64 / 1e6);
+                (bound, c)
+            })
+            .collect();
+        encoder.encode_histogram::<NoLabelSet>(t.sum_micros as f64 / 1e6, t.count(), &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
 fn gauge<T>(registry: &mut Registry, name: &str, help: &str, value: T)
 where
     ConstGauge<T>: EncodeMetric + std::fmt::Debug + Send + Sync + 'static,
@@ -622,6 +650,11 @@ pub async fn render(state: &Arc<AppState>) -> Result<String, std::fmt::Error> {
             "checkpost_store_records_per_batch",
             "Audit records per committed batch (per fsync) since start: what group commit buys",
             w.records_per_batch(),
+        );
+        scrape.register(
+            "checkpost_store_commit_seconds",
+            "Duration of each committed write batch, BEGIN to COMMIT with its fsync: the floor the disk puts under a screening's latency",
+            CommitHistogram(w.commit_times),
         );
     }
     gauge(

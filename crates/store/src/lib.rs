@@ -6,6 +6,7 @@
 //! - [`case`]: cases, their life (claim / release / resolve) and the case event log.
 //! - [`screening`]: what one screening writes atomically (record, case, evidence, replay).
 //! - [`stats`]: PII-free counts for auditors.
+//! - [`CommitTimes`]: how long the writer's commits (and their fsyncs) take.
 //! - [`Ticket`]: a write's completion, signalled only once the write is durable.
 //! - [`EventNotifier`]: how readers learn that the case event log grew (no tokio here).
 //! - [`StoreError`]: every way the store refuses or fails.
@@ -23,6 +24,7 @@
 
 pub mod audit;
 pub mod case;
+mod commit_times;
 mod error;
 mod notify;
 pub mod screening;
@@ -37,6 +39,7 @@ pub use case::{
     Case, CaseDetails, CaseEvent, CaseEventKind, CaseFilter, CaseOutcome, CasePage, CaseStatus,
     MatchedEntry, Resolution, Resolve,
 };
+pub use commit_times::{COMMIT_BOUNDS_MICROS, CommitTimes};
 pub use error::{Result, StoreError};
 pub use notify::{EventCallback, EventNotifier};
 pub use screening::{

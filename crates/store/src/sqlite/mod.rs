@@ -52,6 +52,8 @@ pub struct WriterStats {
     pub checkpoints: u64,
     /// WAL frames not yet copied into the database file, as of the last checkpoint.
     pub wal_backlog_frames: u64,
+    /// How long the committed batches took (BEGIN to COMMIT, the fsync included).
+    pub commit_times: crate::CommitTimes,
 }
 
 impl WriterStats {
@@ -225,6 +227,7 @@ impl SqliteStore {
             records: self.counters.records.load(Ordering::Relaxed),
             checkpoints: self.counters.checkpoints.load(Ordering::Acquire),
             wal_backlog_frames: self.counters.wal_frames.load(Ordering::Relaxed),
+            commit_times: self.counters.commit_times.snapshot(),
         }
     }
 

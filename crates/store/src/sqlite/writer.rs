@@ -130,6 +130,8 @@ pub(crate) struct Counters {
     pub(crate) checkpoints: AtomicU64,
     /// WAL frames not yet copied into the database, as of the last checkpoint.
     pub(crate) wal_frames: AtomicU64,
+    /// Durations of the committed batches.
+    pub(crate) commit_times: crate::commit_times::Recorder,
 }
 
 /// Runs until every sender is dropped.
@@ -151,6 +153,7 @@ pub(crate) fn run(
             }
         }
         let before = chain;
+        let started = std::time::Instant::now();
         let begun = exec(&conn, "BEGIN IMMEDIATE");
         let commit_error = match begun {
             Err(e) => {
@@ -168,6 +171,7 @@ pub(crate) fn run(
                 }
                 match exec(&conn, "COMMIT") {
                     Ok(()) => {
+                        counters.commit_times.record(started.elapsed());
                         counters.batches.fetch_add(1, Ordering::Relaxed);
                         counters.jobs.fetch_add(n, Ordering::Relaxed);
                         counters
