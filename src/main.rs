@@ -11,6 +11,13 @@ use clap::{Parser, Subcommand};
 
 mod cli;
 
+// mimalloc rather than glibc's malloc: a screening allocates and frees across threads (tokio
+// workers build the record, the store's writer thread drops it; hyper and prost allocate per
+// frame), where glibc's arenas showed `malloc`, `free`, `malloc_consolidate` and
+// `unlink_chunk` at ~10 % of a worker's CPU under load. Measured: see BENCHMARKS.md.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Immigration check-post screening engine.
 #[derive(Parser)]
 #[command(name = "checkpost", version, about, long_about = None)]
