@@ -260,8 +260,10 @@ async fn a_reviewer_acts_only_as_the_identity_they_authenticated_as() {
         server.channel.clone(),
         Bearer(Some(token_of(Role::Counter))),
     );
+    let mut as_counter = common::request(common::khan(), pb::Direction::Departure);
+    as_counter.counter_id = Role::Counter.to_string();
     let flagged = ScreeningClient::new(counter)
-        .screen(common::request(common::khan(), pb::Direction::Departure))
+        .screen(as_counter)
         .await
         .unwrap()
         .into_inner();
@@ -285,6 +287,34 @@ async fn a_reviewer_acts_only_as_the_identity_they_authenticated_as() {
         .unwrap()
         .into_inner();
     assert_eq!(case.claimed_by, "rev-a");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_counter_screens_only_as_the_identity_it_authenticated_as() {
+    let server = TestServer::start(Snap::Fresh, |c| token_per_role(&mut c.auth)).await;
+    let mut screening = ScreeningClient::new(InterceptedService::new(
+        server.channel.clone(),
+        Bearer(Some(token_of(Role::Counter))),
+    ));
+    // The shared request names counter D-07; this token is the identity "counter".
+    let other = common::request(common::khan(), pb::Direction::Departure);
+    let err = screening.screen(other.clone()).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert!(
+        err.message().contains("counter_id") && err.message().contains("D-07"),
+        "{}",
+        err.message()
+    );
+
+    let mut itself = other;
+    itself.counter_id = Role::Counter.to_string();
+    itself.client_request_id.push_str("-as-itself");
+    let answered = screening.screen(itself).await.unwrap().into_inner();
+    assert!(!answered.screening_id.is_empty());
+    // Only the screening it made as itself reached the audit trail.
+    let records = server.state.store.as_ref().unwrap().writer_stats().records;
+    assert_eq!(records, 1);
     server.stop().await;
 }
 
@@ -602,16 +632,36 @@ async fn a_token_from_checkpost_auth_token_lets_checkpost_screen_in() {
             .map(String::from)
             .to_vec()
     };
+    let as_counter = |url: &str, counter: &str| {
+        let mut args = screen(url);
+        args.extend(["--counter".to_string(), counter.to_string()]);
+        args
+    };
     let mrz = common::passport(&common::Passport::default());
 
     let (code, out, err) = run_cli(
-        screen(&url),
+        as_counter(&url, "desk-7"),
         vec![("CHECKPOST_TOKEN", token.clone())],
         Some(mrz.clone()),
     )
     .await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("CLEAR"), "{out}");
+
+    // The token is desk-7's: it cannot screen as another counter (the audit trail's counter is
+    // the one the server authenticated).
+    let (code, out, err) = run_cli(
+        as_counter(&url, "desk-8"),
+        vec![("CHECKPOST_TOKEN", token.clone())],
+        Some(mrz.clone()),
+    )
+    .await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("PermissionDenied"), "{err}");
+    assert!(
+        err.contains("counter_id \"desk-8\" is not the caller's identity \"desk-7\""),
+        "{err}"
+    );
 
     let (code, out, err) = run_cli(screen(&url), Vec::new(), Some(mrz)).await;
     assert_eq!(code, 2, "{out}{err}");

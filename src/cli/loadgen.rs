@@ -69,6 +69,11 @@ pub(crate) struct Args {
     /// Deadline of each call.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     timeout: Duration,
+    /// The counter id of every call. With access control on, a terminal screens only as the
+    /// identity it authenticated as, so pass the token's name here. Default: sixteen counters,
+    /// L-00 to L-15.
+    #[arg(long)]
+    counter: Option<String>,
     /// Travel direction of the passengers.
     #[arg(long, default_value = "departure")]
     direction: String,
@@ -384,7 +389,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let req = pb::ScreenRequest {
             client_request_id: format!("{run_id}-{i}"),
             post_id: "LOADGEN".into(),
-            counter_id: format!("L-{:02}", i % 16),
+            counter_id: args
+                .counter
+                .clone()
+                .unwrap_or_else(|| format!("L-{:02}", i % 16)),
             officer_id: "0000".into(),
             direction: direction.into(),
             mrz,

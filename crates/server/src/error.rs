@@ -150,14 +150,17 @@ pub enum ServerError {
         /// What was missing or wrong.
         reason: String,
     },
-    /// A reviewer's `reviewer_id` is not the identity they authenticated as.
+    /// With access control on, a request names a caller other than the identity it
+    /// authenticated as: a reviewer's `reviewer_id`, a counter terminal's `counter_id`.
     #[error(
-        "reviewer_id {claimed:?} is not the caller's identity {identity:?}: a reviewer acts only as themself"
+        "{field} {claimed:?} is not the caller's identity {identity:?}: a caller acts only as itself"
     )]
     ActingAsAnother {
+        /// The request field that names the caller.
+        field: &'static str,
         /// The authenticated identity's name.
         identity: String,
-        /// The `reviewer_id` the request named.
+        /// What the request named.
         claimed: String,
     },
     /// The caller is known but holds none of the roles the RPC needs.

@@ -301,6 +301,7 @@ fn acting_reviewer<'a>(
     let reviewer = convert::review_id("reviewer_id", reviewer_id)?;
     match caller {
         Some(identity) if *identity.name != *reviewer => Err(ServerError::ActingAsAnother {
+            field: "reviewer_id",
             identity: identity.name.to_string(),
             claimed: reviewer.to_string(),
         }),

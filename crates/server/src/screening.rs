@@ -15,6 +15,7 @@ use tracing::{Instrument, field};
 
 use crate::ServerError;
 use crate::audit::ScreeningRecord;
+use crate::auth::AuthIdentity;
 use crate::convert;
 use crate::deadline::Deadline;
 use crate::retry::{Stored, retry_key};
@@ -233,14 +234,17 @@ impl ScreeningService {
         })
     }
 
-    /// The call, with the retry memory around it.
+    /// The call, with the retry memory around it. `identity` is who the caller authenticated as
+    /// (`None` with access control off).
     async fn screen_once(
         &self,
         req: pb::ScreenRequest,
         deadline: Deadline,
+        identity: Option<&AuthIdentity>,
     ) -> Result<pb::ScreenResponse, ServerError> {
         self.check_limits(&req)?;
         let caller = convert::caller(&req)?;
+        counter_is_caller(caller.counter_id, identity)?;
         let key = retry_key(caller.post_id, caller.client_request_id);
         let fingerprint: [u8; 32] = blake3::hash(&req.encode_to_vec()).into();
         let slot = self.state.retry.slot(&key, Instant::now());
@@ -271,6 +275,21 @@ impl ScreeningService {
     }
 }
 
+/// With access control on, a terminal screens only as itself: `counter_id` must be the name of
+/// the identity it authenticated as, so that the audit trail's counter is one the server
+/// checked (the officer at the counter is the terminal's word; checkpost cannot authenticate a
+/// person). With it off (loopback only), the request's `counter_id` stands.
+fn counter_is_caller(counter_id: &str, identity: Option<&AuthIdentity>) -> Result<(), ServerError> {
+    match identity {
+        Some(id) if *id.name != *counter_id => Err(ServerError::ActingAsAnother {
+            field: "counter_id",
+            identity: id.name.to_string(),
+            claimed: counter_id.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 #[tonic::async_trait]
 impl Screening for ScreeningService {
     async fn screen(
@@ -278,6 +297,7 @@ impl Screening for ScreeningService {
         request: Request<pb::ScreenRequest>,
     ) -> Result<Response<pb::ScreenResponse>, Status> {
         let deadline = Deadline::from_metadata(Instant::now(), request.metadata());
+        let identity = request.extensions().get::<AuthIdentity>().cloned();
         let req = request.into_inner();
         let span = tracing::info_span!(
             "screen",
@@ -288,7 +308,7 @@ impl Screening for ScreeningService {
             decision = field::Empty,
         );
         async move {
-            match self.screen_once(req, deadline).await {
+            match self.screen_once(req, deadline, identity.as_ref()).await {
                 Ok(r) => Ok(Response::new(r)),
                 Err(e) => {
                     tracing::warn!(error = %e, "refused");
