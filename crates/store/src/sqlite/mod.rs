@@ -618,3 +618,61 @@ impl Store for SqliteStore {
         Ok(stats)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::audit::AuditKind;
+
+    /// A job that appends one audit record and then fails, the way a screening whose case
+    /// cannot be written would: run alone in its transaction, it has no savepoint of its own.
+    #[test]
+    fn a_lone_job_that_fails_after_writing_leaves_no_trace_and_the_chain_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("checkpost.db")).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 12, 2, 8, 0, 0).single().unwrap();
+        let record = |id: &str| {
+            let mut r = AuditRecord::new(AuditKind::CaseClaimed, at);
+            r.case_id = id.to_owned();
+            r
+        };
+        let failing = record("written-then-failed");
+        let err = store
+            .submit(move |c, chain| {
+                writer::append(c, chain, failing)?;
+                Err::<(), _>(StoreError::InvalidRecord {
+                    field: "test",
+                    reason: "fails after its first write".into(),
+                })
+            })
+            .wait()
+            .expect_err("the job's own error reaches its ticket");
+        assert!(
+            matches!(err, StoreError::InvalidRecord { field: "test", .. }),
+            "{err}"
+        );
+
+        let kept = store.append(record("kept")).wait().unwrap();
+        let report = store.verify_chain().unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(
+            report.records, 1,
+            "the failed job's record is not in the table"
+        );
+        assert_eq!(
+            report.head,
+            Some((kept.seq, kept.hash)),
+            "the chain continued from where it was before the failed job"
+        );
+        let rows: i64 = store
+            .with_reader(|c| {
+                c.query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))
+                    .op("count")
+            })
+            .unwrap();
+        assert_eq!(rows, 1);
+    }
+}

@@ -33,10 +33,20 @@ pub(crate) struct Chain {
 /// A queued write: runs on the writer thread and returns what completes its ticket after the
 /// batch commits, or is refused unrun when no transaction could be begun.
 pub(crate) trait Job: Send {
-    /// Runs the operation in its own savepoint.
-    fn run(self: Box<Self>, conn: &Connection, chain: &mut Chain) -> Box<dyn Complete>;
+    /// Runs the operation in its own savepoint, or, when it is `alone` in its transaction,
+    /// without one (see [`Ran::failed`]).
+    fn run(self: Box<Self>, conn: &Connection, chain: &mut Chain, alone: bool) -> Ran;
     /// Completes the ticket with an error without running.
     fn refuse(self: Box<Self>, message: &str);
+}
+
+/// What running a job left.
+pub(crate) struct Ran {
+    /// Completes the job's ticket once the batch is decided.
+    pub(crate) complete: Box<dyn Complete>,
+    /// A job run alone (no savepoint) failed: what it wrote must be undone by rolling the
+    /// transaction back. The chain is already restored; the ticket carries the job's error.
+    pub(crate) failed: bool,
 }
 
 /// A job's result waiting for its batch to commit.
@@ -78,10 +88,23 @@ where
     F: FnOnce(&Connection, &mut Chain) -> Result<T> + Send + 'static,
 {
     // Each operation runs in its own savepoint: a failed operation (a refused claim) leaves no
-    // trace and does not disturb the rest of its batch.
-    fn run(self: Box<Self>, conn: &Connection, chain: &mut Chain) -> Box<dyn Complete> {
+    // trace and does not disturb the rest of its batch. A job alone in its transaction needs
+    // none: the transaction is rolled back instead, with the same effect and two statements
+    // fewer (at moderate load most batches hold one screening).
+    fn run(self: Box<Self>, conn: &Connection, chain: &mut Chain, alone: bool) -> Ran {
         let Self { reply, op } = *self;
         let saved = *chain;
+        if alone {
+            let result = op(conn, chain);
+            let failed = result.is_err();
+            if failed {
+                *chain = saved;
+            }
+            return Ran {
+                complete: Box::new(Pending { reply, result }),
+                failed,
+            };
+        }
         let result = exec(conn, "SAVEPOINT job")
             .op("begin savepoint")
             .and_then(|()| op(conn, chain));
@@ -98,7 +121,10 @@ where
                 Err(e)
             }
         };
-        Box::new(Pending { reply, result })
+        Ran {
+            complete: Box::new(Pending { reply, result }),
+            failed: false,
+        }
     }
 
     fn refuse(self: Box<Self>, message: &str) {
@@ -166,8 +192,22 @@ pub(crate) fn run(
             }
             Ok(()) => {
                 let n = batch.len() as u64;
+                let alone = batch.len() == 1;
+                let mut failed_alone = false;
                 for j in batch.drain(..) {
-                    done.push(j.run(&conn, &mut chain));
+                    let ran = j.run(&conn, &mut chain, alone);
+                    failed_alone |= ran.failed;
+                    done.push(ran.complete);
+                }
+                if failed_alone {
+                    // The lone job failed part-way: undo its writes; its ticket carries its
+                    // own error, not a commit error.
+                    let _ = exec(&conn, "ROLLBACK");
+                    chain = before;
+                    for d in done.drain(..) {
+                        d.complete(None);
+                    }
+                    continue;
                 }
                 match exec(&conn, "COMMIT") {
                     Ok(()) => {
