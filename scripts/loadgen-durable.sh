@@ -3,8 +3,9 @@
 # `checkpost loadgen`. Prints loadgen's JSON summary, then one line of store figures: audit
 # records per commit (= per fsync under power-loss durability), database bytes per screening,
 # bytes written to disk per screening (WAL appends + checkpoint copies, from /proc/PID/io), the
-# commits' duration percentiles during the run (checkpost_store_commit_seconds; each is the upper
-# bound of its bucket), and the per-table split of the database (SQLite's dbstat).
+# server's own Screen latency and the commits' duration percentiles during the run
+# (checkpost_rpc_duration_seconds, checkpost_store_commit_seconds; each is the upper bound of its
+# bucket), and the per-table split of the database (SQLite's dbstat).
 #
 #   scripts/loadgen-durable.sh   # env: RATE=2000 DURATION=10s DURABILITY=power-loss|process-crash
 #                                #      SERVER_THREADS=2 LOADGEN_THREADS=1 LOADGEN_ARGS=
@@ -89,21 +90,28 @@ per = lambda x: x / records if records else 0
 line = (f"store[{sys.argv[10]}]: {records:.0f} audit records in {batches:.0f} commits = "
         f"{records / max(batches, 1):.2f} records/commit; db +{per(d1 - d0):.0f} B/record; "
         f"written to disk {per(io1 - io0):.0f} B/record; server CPU {per((c1 - c0) / hz) * 1e6:.0f} us/record")
-def buckets(path):
+def buckets(path, series):
     out = {}
-    for m in re.finditer(r'^checkpost_store_commit_seconds_bucket\{le="([^"]+)"\} (\d+)', open(path).read(), re.M):
-        out[float(m.group(1))] = int(m.group(2))
+    pattern = r'^' + series + r'_bucket\{([^}]*)\} (\d+)'
+    for m in re.finditer(pattern, open(path).read(), re.M):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+        if labels.get("method", "checkpost.v1.Screening/Screen") == "checkpost.v1.Screening/Screen":
+            out[float(labels["le"])] = int(m.group(2))
     return out
-b0, b1 = buckets(sys.argv[14]), buckets(sys.argv[15])
-cum = sorted((le, b1[le] - b0.get(le, 0)) for le in b1)
-n = cum[-1][1] if cum else 0
-def q(p):
-    for le, c in cum:
-        if c >= p * n:
-            return f"<= {le * 1e3:g} ms"
-    return "?"
-if n:
-    line += f"; commits p50 {q(0.5)}, p90 {q(0.9)}, p99 {q(0.99)}, p99.9 {q(0.999)}"
+def quantiles(series, what):
+    b0, b1 = buckets(sys.argv[14], series), buckets(sys.argv[15], series)
+    cum = sorted((le, b1[le] - b0.get(le, 0)) for le in b1)
+    n = cum[-1][1] if cum else 0
+    def q(p):
+        for le, c in cum:
+            if c >= p * n:
+                return f"<= {le * 1e3:g} ms"
+        return "?"
+    return f"; {what} p50 {q(0.5)}, p90 {q(0.9)}, p99 {q(0.99)}, p99.9 {q(0.999)}" if n else ""
+# The server's own view of a Screen call (arrival to answer) beside loadgen's (intended send to
+# answer): the difference is time spent queued in the client, the kernel or the scheduler.
+line += quantiles("checkpost_rpc_duration_seconds", "server-side Screen")
+line += quantiles("checkpost_store_commit_seconds", "commits")
 try:
     con = sqlite3.connect(f"file:{sys.argv[9]}?mode=ro", uri=True)
     rows = con.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall()
