@@ -6,6 +6,13 @@
 //! `cargo test --release -p checkpost-watchlist --lib tail_probe -- --ignored --nocapture`
 //! (`TAIL_ENTRIES`, `TAIL_SLOWEST` and `TAIL_DUMP` — a file to write the slowest queries to, one
 //! JSON object a line, for callgrind runs of `checkpost match` — change what it does).
+//!
+//! Instruction counts (repeatable on a shared machine): with `TAIL_CALLGRIND` set the probe
+//! runs the slow set once and each mix once, nothing else, for
+//! `valgrind --tool=callgrind --toggle-collect='*tail_probe*slow_set*'
+//! --toggle-collect='*tail_probe*mix_pass*' --dump-after='*tail_probe*slow_set*'
+//! --dump-after='*tail_probe*mix_pass*'` on the release test binary: one dump per set, in the
+//! order slow set, passport mix, no DOB, unlisted.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -235,6 +242,19 @@ fn slow_set(index: &Index, entries: &Entries) -> usize {
         .sum()
 }
 
+/// One pass over a query mix (for callgrind: see the module docs).
+#[inline(never)]
+fn mix_pass(index: &Index, entries: &Entries, queries: &[Query]) -> usize {
+    queries
+        .iter()
+        .map(|q| {
+            index
+                .find(entries, q, Some(Direction::Departure), today())
+                .len()
+        })
+        .sum()
+}
+
 /// The bound dated candidates are pruned by is never below the similarity the scorer gives:
 /// random query and listed token weights, random credits, random extra listed tokens.
 #[test]
@@ -296,6 +316,19 @@ fn tail_probe() {
         })
         .collect();
     let unlisted = unlisted_mix(&entries, 4_000);
+    if std::env::var_os("TAIL_CALLGRIND").is_some() {
+        let n = slow_set(&index, &stored);
+        println!("slow set: {n} matches");
+        for (label, mix) in [
+            ("passport", &passport),
+            ("no DOB", &no_dob),
+            ("unlisted", &unlisted),
+        ] {
+            let n = mix_pass(&index, &stored, mix);
+            println!("{label}: {n} matches");
+        }
+        return;
+    }
     let t = Instant::now();
     let mut x = 0u8;
     for e in entries.iter().step_by(97).take(10_000) {
