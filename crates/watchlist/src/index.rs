@@ -108,6 +108,13 @@ pub struct Index {
     spellings: Vec<(Box<str>, u32)>,
     /// Hash of a spelling or one of its one-letter deletions → indexes into `spellings`.
     deletes: Postings,
+    /// Listed token id → its run of `expansions`: `expansion_at[id]..expansion_at[id + 1]`.
+    expansion_at: Vec<u32>,
+    /// What each listed token expands to as a query token ([`Index::spelling_expansions`]:
+    /// itself, its phonetic and one-edit neighbours), worked out once at build: most query
+    /// tokens are listed ones, and each would otherwise cost a phonetic probe and a SymSpell
+    /// probe per letter, every one a cache miss or two into tables of the whole dictionary.
+    expansions: Vec<(u32, f32)>,
     /// Posting keys `token << 22 | single << 21 | year << 9 | month << 5 | day`, sorted; `offsets[k]..offsets[k + 1]` in `postings`.
     keys: Vec<u64>,
     offsets: Vec<u32>,
@@ -377,6 +384,8 @@ impl Index {
             phonetic: self.phonetic.clone(),
             spellings: self.spellings.clone(),
             deletes: self.deletes.clone(),
+            expansion_at: self.expansion_at.clone(),
+            expansions: self.expansions.clone(),
             keys: self.keys.clone(),
             offsets: self.offsets.clone(),
             postings: self.postings.clone(),
@@ -466,7 +475,7 @@ impl Index {
                 }
             }
         }
-        Index {
+        let mut index = Index {
             entries: n as u32,
             token_ids: interner.ids,
             tokens,
@@ -480,6 +489,53 @@ impl Index {
             token_keys,
             year_runs: Postings::from_pairs(year_runs),
             ..Index::default()
+        };
+        let mut expansion_at = Vec::with_capacity(index.tokens.len() + 1);
+        let mut expansions = Vec::new();
+        for (id, t) in index.tokens.iter().enumerate() {
+            expansion_at.push(expansions.len() as u32);
+            index.spelling_expansions(t, Some(id as u32), &mut expansions);
+        }
+        expansion_at.push(expansions.len() as u32);
+        expansions.shrink_to_fit();
+        index.expansion_at = expansion_at;
+        index.expansions = expansions;
+        index
+    }
+
+    /// Appends to `out` the listed tokens a query token `text` may stand for, the best credit
+    /// of each, sorted by id: itself (`exact`, its id when listed), the listed tokens sharing its
+    /// phonetic key, and those within one edit. (A truncated token's prefix expansions are
+    /// added by the caller.) The one place this is decided: the build stores it for every
+    /// listed token ([`Index::listed_expansions`]), a query works it out for the others.
+    fn spelling_expansions(&self, text: &str, exact: Option<u32>, out: &mut Vec<(u32, f32)>) {
+        let start = out.len();
+        if let Some(id) = exact {
+            out.push((id, TokenMatch::Exact.credit()));
+        }
+        if text.len() >= 3 {
+            for &id in self.phonetic.get(hash(&phonetic_key(text))) {
+                if Some(id) != exact && self.tokens[id as usize].len() >= 3 {
+                    out.push((id, TokenMatch::Phonetic.credit()));
+                }
+            }
+        }
+        if text.len() >= MIN_ONE_EDIT_LEN {
+            self.one_edit_neighbours(text, |id| {
+                if Some(id) != exact {
+                    out.push((id, TokenMatch::OneEdit.credit()));
+                }
+            });
+        }
+        sort_expansions(out, start);
+    }
+
+    /// The stored [`Index::spelling_expansions`] of listed token `id`.
+    fn listed_expansions(&self, id: u32) -> &[(u32, f32)] {
+        let at = |i: usize| self.expansion_at.get(i).map(|&a| a as usize);
+        match (at(id as usize), at(id as usize + 1)) {
+            (Some(a), Some(b)) => self.expansions.get(a..b).unwrap_or(&[]),
+            _ => &[],
         }
     }
 
@@ -520,6 +576,8 @@ impl Index {
             + v(self.weights.capacity(), 4)
             + self.phonetic.heap_bytes()
             + self.deletes.heap_bytes()
+            + v(self.expansion_at.capacity(), 4)
+            + v(self.expansions.capacity(), size_of::<(u32, f32)>())
             + v(self.spellings.capacity(), size_of::<(Box<str>, u32)>())
             + self.spellings.iter().map(|s| s.0.len()).sum::<usize>()
             + v(self.keys.capacity(), 8)
@@ -670,25 +728,15 @@ impl Index {
         };
         let mut out = Vec::with_capacity(all.len());
         for (pos, text) in all.into_iter().enumerate().take(MAX_NAME_TOKENS) {
-            let mut expansions: Vec<(u32, f32)> = Vec::new();
             let exact = self.token_ids.get(text.as_str()).copied();
-            if let Some(id) = exact {
-                expansions.push((id, TokenMatch::Exact.credit()));
-            }
-            if text.len() >= 3 {
-                for &id in self.phonetic.get(hash(&phonetic_key(&text))) {
-                    if Some(id) != exact && self.tokens[id as usize].len() >= 3 {
-                        expansions.push((id, TokenMatch::Phonetic.credit()));
-                    }
+            let mut expansions: Vec<(u32, f32)> = match exact {
+                Some(id) => self.listed_expansions(id).to_vec(),
+                None => {
+                    let mut v = Vec::new();
+                    self.spelling_expansions(&text, None, &mut v);
+                    v
                 }
-            }
-            if text.len() >= MIN_ONE_EDIT_LEN {
-                self.one_edit_neighbours(&text, |id| {
-                    if Some(id) != exact {
-                        expansions.push((id, TokenMatch::OneEdit.credit()));
-                    }
-                });
-            }
+            };
             let optional = truncated_at == Some(pos);
             if optional {
                 let start = self.spellings.partition_point(|s| *s.0 < *text.as_str());
@@ -701,10 +749,8 @@ impl Index {
                         expansions.push((id, TokenMatch::Prefix.credit()));
                     }
                 }
+                sort_expansions(&mut expansions, 0);
             }
-            // Keep the best credit per listed token.
-            expansions.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
-            expansions.dedup_by_key(|e| e.0);
             // A token the list does not know weighs what the query's known tokens weigh on
             // average (fixed up below): unknown is not the same as rare.
             let weight = match exact {
@@ -1458,6 +1504,23 @@ impl Index {
         let total_l: f32 = listed.iter().map(|&id| self.weights[id as usize]).sum();
         crate::normalize::blend(got, total_q, total_l)
     }
+}
+
+/// Sorts `v[start..]` by token id and keeps the best credit of each (the best of several
+/// readings is the token's: taking the maximum in any order gives the same list).
+fn sort_expansions(v: &mut Vec<(u32, f32)>, start: usize) {
+    let Some(tail) = v.get_mut(start..) else {
+        return;
+    };
+    tail.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+    let mut kept = start;
+    for i in start..v.len() {
+        if i == start || v[i].0 != v[kept - 1].0 {
+            v[kept] = v[i];
+            kept += 1;
+        }
+    }
+    v.truncate(kept);
 }
 
 /// Appends the intersection of two sorted lists to `out`, each entry `e` as `e << 32 | tag`.
