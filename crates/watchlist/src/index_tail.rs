@@ -7,7 +7,7 @@
 //! (`TAIL_ENTRIES`, `TAIL_SLOWEST` and `TAIL_DUMP` — a file to write the slowest queries to, one
 //! JSON object a line, for callgrind runs of `checkpost match` — change what it does).
 //!
-//! Instruction counts (repeatable on a shared machine): with `TAIL_CALLGRIND` set the probe
+//! Instruction counts (repeatable on a shared machine): with `TAIL_CALLGRIND=1` the probe
 //! runs the slow set once and each mix once, nothing else, for
 //! `valgrind --tool=callgrind --toggle-collect='*tail_probe::measured'
 //! --dump-after='*tail_probe::measured'` on the release test binary: one dump per set, in the
@@ -308,16 +308,21 @@ fn tail_probe() {
         })
         .collect();
     let unlisted = unlisted_mix(&entries, 4_000);
-    if std::env::var_os("TAIL_CALLGRIND").is_some() {
-        let n = measured(&index, &stored, &slow_queries());
-        println!("slow set: {n} matches");
-        for (label, mix) in [
+    if let Ok(only) = std::env::var("TAIL_CALLGRIND") {
+        // `TAIL_CALLGRIND=passport` (or `slow`, `no DOB`, `unlisted`): that set alone, whose
+        // dump then annotates by line (callgrind_annotate attributes a later dump's costs to
+        // the thread's root only).
+        let slow = slow_queries();
+        for (label, set) in [
+            ("slow", &slow),
             ("passport", &passport),
             ("no DOB", &no_dob),
             ("unlisted", &unlisted),
         ] {
-            let n = measured(&index, &stored, mix);
-            println!("{label}: {n} matches");
+            if only.is_empty() || only == "1" || only == label {
+                let n = measured(&index, &stored, set);
+                println!("{label}: {n} matches");
+            }
         }
         return;
     }
