@@ -1396,7 +1396,8 @@ impl Index {
         }
         let matched_tokens: Vec<String> = matched
             .iter()
-            .map(|&id| self.tokens[id as usize].to_string())
+            // `to_owned` of the `str`: `to_string` of a `Box<str>` goes through `Display`.
+            .map(|&id| self.tokens[id as usize].as_ref().to_owned())
             .collect();
         if let Some(m) = out.iter_mut().find(|m| m.entry == c) {
             // Already matched by document / national ID: keep that, show the name tokens.
