@@ -125,7 +125,7 @@ pub struct Index {
     /// Hash of `key >> 9` (token, single flag, year) → `[lo, hi]`, that year's run of `keys`:
     /// a query's slots share a year, found with one lookup instead of a binary search over
     /// a common token's thousands of keys.
-    year_runs: Postings,
+    year_runs: YearRuns,
     /// Entry i's compact record is `records[record_at[i]..record_at[i + 1]]`: its date of
     /// birth packed by [`pack_dob`], then per listed name a length word and the name's token ids,
     /// then (a length word marked [`FATHER_FLAG`]) the father's-name tokens. Entries without a
@@ -205,6 +205,46 @@ impl Postings {
             + self.offsets.capacity() * 4
             + self.entries.capacity() * 4
             + self.dir.capacity() * 4
+    }
+}
+
+/// The `lo..hi` runs of [`Index::keys`] of each (token, single flag, year) group, by the
+/// group's hash: sorted `(hash, lo, hi)` with a directory on the hash's top bits, as in
+/// [`Postings`] but with each run inline, so that a lookup costs two dependent cache misses
+/// (directory, run) rather than four (directory, key, offset, entries). Every query token
+/// looks one up per year it searches.
+#[derive(Debug, Default, PartialEq, Clone)]
+struct YearRuns {
+    runs: Vec<(u64, u32, u32)>,
+    /// `dir[b]..dir[b + 1]`: the runs whose hash's top `64 - shift` bits are `b`.
+    dir: Vec<u32>,
+    shift: u32,
+}
+
+impl YearRuns {
+    fn from_runs(mut runs: Vec<(u64, u32, u32)>) -> YearRuns {
+        runs.sort_unstable();
+        runs.shrink_to_fit();
+        // About one run per directory slot.
+        let bits = (usize::BITS - runs.len().leading_zeros()).clamp(1, 32);
+        let shift = 64 - bits;
+        let dir = (0..=1u64 << bits)
+            .map(|b| runs.partition_point(|r| r.0 >> shift < b) as u32)
+            .collect();
+        YearRuns { runs, dir, shift }
+    }
+
+    /// The runs whose group hashes to `h`: one, none, or (two groups sharing a hash, never
+    /// seen) several.
+    fn get(&self, h: u64) -> &[(u64, u32, u32)] {
+        let b = (h >> self.shift) as usize;
+        let (Some(&lo), Some(&hi)) = (self.dir.get(b), self.dir.get(b + 1)) else {
+            return &[];
+        };
+        let slot = self.runs.get(lo as usize..hi as usize).unwrap_or(&[]);
+        let a = slot.partition_point(|r| r.0 < h);
+        let n = slot[a..].iter().take_while(|r| r.0 == h).count();
+        &slot[a..a + n]
     }
 }
 
@@ -428,9 +468,7 @@ impl Index {
         let mut lo = 0;
         for k in 1..=keys.len() {
             if keys.get(k).map(|&x| x >> 9) != keys.get(k - 1).map(|&x| x >> 9) {
-                let group = hash_u64(keys[k - 1] >> 9);
-                year_runs.push((group, lo as u32));
-                year_runs.push((group, k as u32));
+                year_runs.push((hash_u64(keys[k - 1] >> 9), lo as u32, k as u32));
                 lo = k;
             }
         }
@@ -487,7 +525,7 @@ impl Index {
             offsets,
             postings,
             token_keys,
-            year_runs: Postings::from_pairs(year_runs),
+            year_runs: YearRuns::from_runs(year_runs),
             ..Index::default()
         };
         let mut expansion_at = Vec::with_capacity(index.tokens.len() + 1);
@@ -869,7 +907,7 @@ impl Index {
                     _ => {
                         let group = (base >> 9) | y;
                         let (lo, hi) = match *self.year_runs.get(hash_u64(group)) {
-                            [lo, hi]
+                            [(_, lo, hi)]
                                 if self.keys.get(lo as usize).is_some_and(|&k| k >> 9 == group) =>
                             {
                                 (lo as usize, hi as usize)
