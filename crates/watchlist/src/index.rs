@@ -108,6 +108,13 @@ pub struct Index {
     spellings: Vec<(Box<str>, u32)>,
     /// Hash of a spelling or one of its one-letter deletions → indexes into `spellings`.
     deletes: Postings,
+    /// Listed token id → its run of `expansions`: `expansion_at[id]..expansion_at[id + 1]`.
+    expansion_at: Vec<u32>,
+    /// What each listed token expands to as a query token ([`Index::spelling_expansions`]:
+    /// itself, its phonetic and one-edit neighbours), worked out once at build: most query
+    /// tokens are listed ones, and each would otherwise cost a phonetic probe and a SymSpell
+    /// probe per letter, every one a cache miss or two into tables of the whole dictionary.
+    expansions: Vec<(u32, f32)>,
     /// Posting keys `token << 22 | single << 21 | year << 9 | month << 5 | day`, sorted; `offsets[k]..offsets[k + 1]` in `postings`.
     keys: Vec<u64>,
     offsets: Vec<u32>,
@@ -118,7 +125,7 @@ pub struct Index {
     /// Hash of `key >> 9` (token, single flag, year) → `[lo, hi]`, that year's run of `keys`:
     /// a query's slots share a year, found with one lookup instead of a binary search over
     /// a common token's thousands of keys.
-    year_runs: Postings,
+    year_runs: YearRuns,
     /// Entry i's compact record is `records[record_at[i]..record_at[i + 1]]`: its date of
     /// birth packed by [`pack_dob`], then per listed name a length word and the name's token ids,
     /// then (a length word marked [`FATHER_FLAG`]) the father's-name tokens. Entries without a
@@ -198,6 +205,46 @@ impl Postings {
             + self.offsets.capacity() * 4
             + self.entries.capacity() * 4
             + self.dir.capacity() * 4
+    }
+}
+
+/// The `lo..hi` runs of [`Index::keys`] of each (token, single flag, year) group, by the
+/// group's hash: sorted `(hash, lo, hi)` with a directory on the hash's top bits, as in
+/// [`Postings`] but with each run inline, so that a lookup costs two dependent cache misses
+/// (directory, run) rather than four (directory, key, offset, entries). Every query token
+/// looks one up per year it searches.
+#[derive(Debug, Default, PartialEq, Clone)]
+struct YearRuns {
+    runs: Vec<(u64, u32, u32)>,
+    /// `dir[b]..dir[b + 1]`: the runs whose hash's top `64 - shift` bits are `b`.
+    dir: Vec<u32>,
+    shift: u32,
+}
+
+impl YearRuns {
+    fn from_runs(mut runs: Vec<(u64, u32, u32)>) -> YearRuns {
+        runs.sort_unstable();
+        runs.shrink_to_fit();
+        // About one run per directory slot.
+        let bits = (usize::BITS - runs.len().leading_zeros()).clamp(1, 32);
+        let shift = 64 - bits;
+        let dir = (0..=1u64 << bits)
+            .map(|b| runs.partition_point(|r| r.0 >> shift < b) as u32)
+            .collect();
+        YearRuns { runs, dir, shift }
+    }
+
+    /// The runs whose group hashes to `h`: one, none, or (two groups sharing a hash, never
+    /// seen) several.
+    fn get(&self, h: u64) -> &[(u64, u32, u32)] {
+        let b = (h >> self.shift) as usize;
+        let (Some(&lo), Some(&hi)) = (self.dir.get(b), self.dir.get(b + 1)) else {
+            return &[];
+        };
+        let slot = self.runs.get(lo as usize..hi as usize).unwrap_or(&[]);
+        let a = slot.partition_point(|r| r.0 < h);
+        let n = slot[a..].iter().take_while(|r| r.0 == h).count();
+        &slot[a..a + n]
     }
 }
 
@@ -377,6 +424,8 @@ impl Index {
             phonetic: self.phonetic.clone(),
             spellings: self.spellings.clone(),
             deletes: self.deletes.clone(),
+            expansion_at: self.expansion_at.clone(),
+            expansions: self.expansions.clone(),
             keys: self.keys.clone(),
             offsets: self.offsets.clone(),
             postings: self.postings.clone(),
@@ -419,9 +468,7 @@ impl Index {
         let mut lo = 0;
         for k in 1..=keys.len() {
             if keys.get(k).map(|&x| x >> 9) != keys.get(k - 1).map(|&x| x >> 9) {
-                let group = hash_u64(keys[k - 1] >> 9);
-                year_runs.push((group, lo as u32));
-                year_runs.push((group, k as u32));
+                year_runs.push((hash_u64(keys[k - 1] >> 9), lo as u32, k as u32));
                 lo = k;
             }
         }
@@ -466,7 +513,7 @@ impl Index {
                 }
             }
         }
-        Index {
+        let mut index = Index {
             entries: n as u32,
             token_ids: interner.ids,
             tokens,
@@ -478,8 +525,55 @@ impl Index {
             offsets,
             postings,
             token_keys,
-            year_runs: Postings::from_pairs(year_runs),
+            year_runs: YearRuns::from_runs(year_runs),
             ..Index::default()
+        };
+        let mut expansion_at = Vec::with_capacity(index.tokens.len() + 1);
+        let mut expansions = Vec::new();
+        for (id, t) in index.tokens.iter().enumerate() {
+            expansion_at.push(expansions.len() as u32);
+            index.spelling_expansions(t, Some(id as u32), &mut expansions);
+        }
+        expansion_at.push(expansions.len() as u32);
+        expansions.shrink_to_fit();
+        index.expansion_at = expansion_at;
+        index.expansions = expansions;
+        index
+    }
+
+    /// Appends to `out` the listed tokens a query token `text` may stand for, the best credit
+    /// of each, sorted by id: itself (`exact`, its id when listed), the listed tokens sharing its
+    /// phonetic key, and those within one edit. (A truncated token's prefix expansions are
+    /// added by the caller.) The one place this is decided: the build stores it for every
+    /// listed token ([`Index::listed_expansions`]), a query works it out for the others.
+    fn spelling_expansions(&self, text: &str, exact: Option<u32>, out: &mut Vec<(u32, f32)>) {
+        let start = out.len();
+        if let Some(id) = exact {
+            out.push((id, TokenMatch::Exact.credit()));
+        }
+        if text.len() >= 3 {
+            for &id in self.phonetic.get(hash(&phonetic_key(text))) {
+                if Some(id) != exact && self.tokens[id as usize].len() >= 3 {
+                    out.push((id, TokenMatch::Phonetic.credit()));
+                }
+            }
+        }
+        if text.len() >= MIN_ONE_EDIT_LEN {
+            self.one_edit_neighbours(text, |id| {
+                if Some(id) != exact {
+                    out.push((id, TokenMatch::OneEdit.credit()));
+                }
+            });
+        }
+        sort_expansions(out, start);
+    }
+
+    /// The stored [`Index::spelling_expansions`] of listed token `id`.
+    fn listed_expansions(&self, id: u32) -> &[(u32, f32)] {
+        let at = |i: usize| self.expansion_at.get(i).map(|&a| a as usize);
+        match (at(id as usize), at(id as usize + 1)) {
+            (Some(a), Some(b)) => self.expansions.get(a..b).unwrap_or(&[]),
+            _ => &[],
         }
     }
 
@@ -520,6 +614,8 @@ impl Index {
             + v(self.weights.capacity(), 4)
             + self.phonetic.heap_bytes()
             + self.deletes.heap_bytes()
+            + v(self.expansion_at.capacity(), 4)
+            + v(self.expansions.capacity(), size_of::<(u32, f32)>())
             + v(self.spellings.capacity(), size_of::<(Box<str>, u32)>())
             + self.spellings.iter().map(|s| s.0.len()).sum::<usize>()
             + v(self.keys.capacity(), 8)
@@ -670,25 +766,15 @@ impl Index {
         };
         let mut out = Vec::with_capacity(all.len());
         for (pos, text) in all.into_iter().enumerate().take(MAX_NAME_TOKENS) {
-            let mut expansions: Vec<(u32, f32)> = Vec::new();
             let exact = self.token_ids.get(text.as_str()).copied();
-            if let Some(id) = exact {
-                expansions.push((id, TokenMatch::Exact.credit()));
-            }
-            if text.len() >= 3 {
-                for &id in self.phonetic.get(hash(&phonetic_key(&text))) {
-                    if Some(id) != exact && self.tokens[id as usize].len() >= 3 {
-                        expansions.push((id, TokenMatch::Phonetic.credit()));
-                    }
+            let mut expansions: Vec<(u32, f32)> = match exact {
+                Some(id) => self.listed_expansions(id).to_vec(),
+                None => {
+                    let mut v = Vec::new();
+                    self.spelling_expansions(&text, None, &mut v);
+                    v
                 }
-            }
-            if text.len() >= MIN_ONE_EDIT_LEN {
-                self.one_edit_neighbours(&text, |id| {
-                    if Some(id) != exact {
-                        expansions.push((id, TokenMatch::OneEdit.credit()));
-                    }
-                });
-            }
+            };
             let optional = truncated_at == Some(pos);
             if optional {
                 let start = self.spellings.partition_point(|s| *s.0 < *text.as_str());
@@ -701,10 +787,8 @@ impl Index {
                         expansions.push((id, TokenMatch::Prefix.credit()));
                     }
                 }
+                sort_expansions(&mut expansions, 0);
             }
-            // Keep the best credit per listed token.
-            expansions.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
-            expansions.dedup_by_key(|e| e.0);
             // A token the list does not know weighs what the query's known tokens weigh on
             // average (fixed up below): unknown is not the same as rare.
             let weight = match exact {
@@ -823,7 +907,7 @@ impl Index {
                     _ => {
                         let group = (base >> 9) | y;
                         let (lo, hi) = match *self.year_runs.get(hash_u64(group)) {
-                            [lo, hi]
+                            [(_, lo, hi)]
                                 if self.keys.get(lo as usize).is_some_and(|&k| k >> 9 == group) =>
                             {
                                 (lo as usize, hi as usize)
@@ -1350,7 +1434,8 @@ impl Index {
         }
         let matched_tokens: Vec<String> = matched
             .iter()
-            .map(|&id| self.tokens[id as usize].to_string())
+            // `to_owned` of the `str`: `to_string` of a `Box<str>` goes through `Display`.
+            .map(|&id| self.tokens[id as usize].as_ref().to_owned())
             .collect();
         if let Some(m) = out.iter_mut().find(|m| m.entry == c) {
             // Already matched by document / national ID: keep that, show the name tokens.
@@ -1458,6 +1543,23 @@ impl Index {
         let total_l: f32 = listed.iter().map(|&id| self.weights[id as usize]).sum();
         crate::normalize::blend(got, total_q, total_l)
     }
+}
+
+/// Sorts `v[start..]` by token id and keeps the best credit of each (the best of several
+/// readings is the token's: taking the maximum in any order gives the same list).
+fn sort_expansions(v: &mut Vec<(u32, f32)>, start: usize) {
+    let Some(tail) = v.get_mut(start..) else {
+        return;
+    };
+    tail.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+    let mut kept = start;
+    for i in start..v.len() {
+        if i == start || v[i].0 != v[kept - 1].0 {
+            v[kept] = v[i];
+            kept += 1;
+        }
+    }
+    v.truncate(kept);
 }
 
 /// Appends the intersection of two sorted lists to `out`, each entry `e` as `e << 32 | tag`.

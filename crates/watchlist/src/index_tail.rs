@@ -6,6 +6,13 @@
 //! `cargo test --release -p checkpost-watchlist --lib tail_probe -- --ignored --nocapture`
 //! (`TAIL_ENTRIES`, `TAIL_SLOWEST` and `TAIL_DUMP` — a file to write the slowest queries to, one
 //! JSON object a line, for callgrind runs of `checkpost match` — change what it does).
+//!
+//! Instruction counts (repeatable on a shared machine): with `TAIL_CALLGRIND=1` the probe
+//! runs the slow set once and each mix once, nothing else, for
+//! `valgrind --tool=callgrind --toggle-collect='*tail_probe::measured'
+//! --dump-after='*tail_probe::measured'` on the release test binary: one dump per set, in the
+//! order slow set, passport mix, no DOB, unlisted (the toggle pattern must not match a closure
+//! inside: entering one would toggle collection off).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -204,8 +211,7 @@ fn serde_json_line(q: &Query) -> String {
 }
 
 /// The slowest query shapes of the three mixes (session 3 analysis), one of each.
-#[inline(never)]
-fn slow_set(index: &Index, entries: &Entries) -> usize {
+fn slow_queries() -> Vec<Query> {
     let q = |given: &str, surname: &str, dob: Option<&str>| Query {
         surname: surname.into(),
         given_names: given.into(),
@@ -215,7 +221,7 @@ fn slow_set(index: &Index, entries: &Entries) -> usize {
         issuing_state: Some("PAK".into()),
         ..Query::default()
     };
-    let set = [
+    vec![
         q("ABDUL RASHID KALEEM SHAH", "JEHAN", Some("2005-08-27")),
         q("MUHAMMAD ABDUL LATIF SHAH", "SYED", Some("1973-04-14")),
         q("MUHAMMAD GHULAM MUHAMMAD", "KHATRI", Some("1959-02-05")),
@@ -225,8 +231,14 @@ fn slow_set(index: &Index, entries: &Entries) -> usize {
         q("MUHAMMAD HASSAN", "KHAN", None),
         q("MUHAMMAD AHMED", "HUSSAIN", None),
         q("ABDUL RASHID KALEEM SHAH", "JEHAN", None),
-    ];
-    set.iter()
+    ]
+}
+
+/// One pass over a query set, the function callgrind collects (see the module docs).
+#[inline(never)]
+fn measured(index: &Index, entries: &Entries, queries: &[Query]) -> usize {
+    queries
+        .iter()
         .map(|q| {
             index
                 .find(entries, q, Some(Direction::Departure), today())
@@ -283,7 +295,7 @@ fn tail_probe() {
         // printed): the instructions of a fixed set of slow queries found by this probe.
         println!("built");
         std::thread::sleep(Duration::from_secs(5));
-        let n = slow_set(&index, &stored);
+        let n = measured(&index, &stored, &slow_queries());
         println!("slow set done ({n} matches)");
         return;
     }
@@ -296,6 +308,24 @@ fn tail_probe() {
         })
         .collect();
     let unlisted = unlisted_mix(&entries, 4_000);
+    if let Ok(only) = std::env::var("TAIL_CALLGRIND") {
+        // `TAIL_CALLGRIND=passport` (or `slow`, `no DOB`, `unlisted`): that set alone, whose
+        // dump then annotates by line (callgrind_annotate attributes a later dump's costs to
+        // the thread's root only).
+        let slow = slow_queries();
+        for (label, set) in [
+            ("slow", &slow),
+            ("passport", &passport),
+            ("no DOB", &no_dob),
+            ("unlisted", &unlisted),
+        ] {
+            if only.is_empty() || only == "1" || only == label {
+                let n = measured(&index, &stored, set);
+                println!("{label}: {n} matches");
+            }
+        }
+        return;
+    }
     let t = Instant::now();
     let mut x = 0u8;
     for e in entries.iter().step_by(97).take(10_000) {

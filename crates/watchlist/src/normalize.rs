@@ -213,13 +213,19 @@ impl Normalizer {
     /// ("MOIN UD DIN" → `MOINUDDIN`), honorifics dropped (SYED, CH, HAJI, MR …). Order is kept.
     pub fn tokens(&self, name: &str) -> Vec<String> {
         let mut folded: Vec<String> = Vec::new();
-        for raw in raw_tokens(name) {
+        for mut raw in raw_tokens(name) {
             match self.split_prefix(&raw) {
                 Some((prefix, rest)) => {
-                    folded.push(prefix.to_string());
-                    folded.push(self.fold(rest));
+                    let (prefix, rest) = (prefix.to_string(), rest.len());
+                    raw.drain(..raw.len() - rest);
+                    folded.push(prefix);
+                    self.fold(&mut raw);
+                    folded.push(raw);
                 }
-                None => folded.push(self.fold(&raw)),
+                None => {
+                    self.fold(&mut raw);
+                    folded.push(raw);
+                }
             }
         }
         // Glue particles to their neighbours.
@@ -246,7 +252,7 @@ impl Normalizer {
         }
         for (t, c) in glued.iter_mut().zip(&changed) {
             if *c {
-                *t = self.fold(t);
+                self.fold(t);
             }
         }
         if glued.iter().any(|t| !self.honorifics.contains(t.as_str())) {
@@ -284,9 +290,10 @@ impl Normalizer {
         self.variants.iter().map(|(s, c)| (&**s, &**c))
     }
 
-    /// Canonical form of one token: suffix rule, then whole-token variant.
-    fn fold(&self, token: &str) -> String {
-        let mut t: String = token.to_string();
+    /// Folds one token, in place, to its canonical form: suffix rule, then whole-token variant.
+    /// (In place: a query's tokens are normalized on every screening, and most fold to
+    /// themselves.)
+    fn fold(&self, t: &mut String) {
         if !self.keep.contains(t.as_str()) {
             for (spelling, canonical) in &self.suffixes {
                 if t.len() >= spelling.len() + MIN_SUFFIX_STEM && t.ends_with(&**spelling) {
@@ -296,9 +303,9 @@ impl Normalizer {
                 }
             }
         }
-        match self.variants.get(t.as_str()) {
-            Some(c) => c.to_string(),
-            None => t,
+        if let Some(c) = self.variants.get(t.as_str()) {
+            t.clear();
+            t.push_str(c);
         }
     }
 
@@ -326,6 +333,29 @@ pub const SAME_NAME_THRESHOLD: f32 = 0.92;
 /// Splits a printed name into upper-case letter runs; MRZ fillers, hyphens, dots, slashes and
 /// digits separate tokens, apostrophes are dropped ("D'SOUZA" → `DSOUZA`).
 fn raw_tokens(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    if name.is_ascii() {
+        // What the loop below does, byte by byte (MRZ names are ASCII): the same tokens.
+        for b in name.bytes() {
+            if b.is_ascii_alphabetic() {
+                cur.push(char::from(b.to_ascii_uppercase()));
+            } else if matches!(b, b'\'' | b'`') {
+                continue;
+            } else if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+        }
+        if !cur.is_empty() {
+            out.push(cur);
+        }
+        return out;
+    }
+    raw_tokens_of_chars(name)
+}
+
+/// [`raw_tokens`] for any text, char by char.
+fn raw_tokens_of_chars(name: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     for c in name.chars() {
@@ -555,6 +585,20 @@ mod tests {
         assert!(within_one_edit("ASIF", "AISF"));
         assert!(!within_one_edit("ASIF", "AMIR"));
         assert!(!within_one_edit("ASIF", "ASIFAB"));
+    }
+
+    #[test]
+    fn ascii_names_split_as_by_chars() {
+        for name in [
+            "MUHAMMAD<<ALI<KHAN",
+            "d'souza-khan jr. 3rd",
+            "  O`NEIL//ABDUR  RAHMAN ",
+            "",
+            "<<<",
+            "A1B2c3",
+        ] {
+            assert_eq!(raw_tokens(name), raw_tokens_of_chars(name), "{name:?}");
+        }
     }
 
     #[test]

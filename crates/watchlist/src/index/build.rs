@@ -373,6 +373,8 @@ pub(crate) mod tests {
         assert_eq!(a.phonetic, b.phonetic, "{what}: phonetic");
         assert_eq!(a.spellings, b.spellings, "{what}: spellings");
         assert_eq!(a.deletes, b.deletes, "{what}: deletes");
+        assert_eq!(a.expansion_at, b.expansion_at, "{what}: expansion_at");
+        assert_eq!(a.expansions, b.expansions, "{what}: expansions");
         assert_eq!(a.keys, b.keys, "{what}: keys");
         assert_eq!(a.offsets, b.offsets, "{what}: offsets");
         assert_eq!(a.postings, b.postings, "{what}: postings");
