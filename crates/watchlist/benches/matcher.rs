@@ -53,12 +53,45 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 const PASSES: usize = 5;
 
+/// A fixed computation (no memory traffic, no allocation) of `rounds` steps: its timings show
+/// how much the machine itself stretches a job of a given length.
+fn fixed_work(rounds: u64) -> u64 {
+    let mut x = 1u64;
+    for i in 0..rounds {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(i);
+    }
+    x
+}
+
+/// Rounds of [`fixed_work`] that take about `target`.
+fn rounds_for(target: Duration) -> u64 {
+    let probe = 100_000u64;
+    let t = Instant::now();
+    black_box(fixed_work(black_box(probe)));
+    let per_round = t.elapsed().as_secs_f64() / probe as f64;
+    (target.as_secs_f64() / per_round.max(1e-12)).max(1.0) as u64
+}
+
 /// Times every query `PASSES` times and prints percentiles of all samples and of each query's
-/// fastest pass, and the slowest queries.
+/// fastest pass, and the slowest queries. After each query a fixed computation as long as the
+/// median query is timed too (the noise floor): on a shared VM its p99 alone can reach several
+/// times its median, and a query's p99 cannot be read without it.
 fn latency_report(label: &str, index: &Index, entries: &Entries, queries: &[Query]) {
     let mut all = Vec::with_capacity(queries.len() * PASSES);
+    let mut floor = Vec::with_capacity(queries.len() * PASSES);
     let mut best = vec![Duration::MAX; queries.len()];
     let mut matches = 0usize;
+    let mut first: Vec<Duration> = queries
+        .iter()
+        .take(200)
+        .map(|q| {
+            let t = Instant::now();
+            black_box(index.find(entries, black_box(q), Some(Direction::Departure), today()));
+            t.elapsed()
+        })
+        .collect();
+    first.sort_unstable();
+    let rounds = rounds_for(percentile(&first, 0.5));
     for _ in 0..PASSES {
         for (k, q) in queries.iter().enumerate() {
             let t = Instant::now();
@@ -67,8 +100,12 @@ fn latency_report(label: &str, index: &Index, entries: &Entries, queries: &[Quer
             all.push(d);
             best[k] = best[k].min(d);
             matches += m.len();
+            let t = Instant::now();
+            black_box(fixed_work(black_box(rounds)));
+            floor.push(t.elapsed());
         }
     }
+    floor.sort_unstable();
     let mut slowest: Vec<(Duration, usize)> = best.iter().copied().zip(0..).collect();
     slowest.sort_unstable_by(|a, b| b.cmp(a));
     all.sort_unstable();
@@ -89,6 +126,14 @@ fn latency_report(label: &str, index: &Index, entries: &Entries, queries: &[Quer
         percentile(&best, 0.99),
         percentile(&best, 0.999),
         best.last().copied().unwrap_or_default(),
+    );
+    println!(
+        "  noise floor (fixed work as long as the median query, timed after each): p50 {:.2?}, \
+         p90 {:.2?}, p99 {:.2?}, p99.9 {:.2?}",
+        percentile(&floor, 0.50),
+        percentile(&floor, 0.90),
+        percentile(&floor, 0.99),
+        percentile(&floor, 0.999),
     );
     for &(d, k) in slowest.iter().take(3) {
         let q = &queries[k];
