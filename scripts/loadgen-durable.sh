@@ -56,7 +56,8 @@ loadgen() {
 metric() {
   curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'
 }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVE/stat"; }
+# User and system CPU ticks of the server, as "user,system".
+cpu_ticks() { awk '{ print $14 "," $15 }' "/proc/$SERVE/stat"; }
 io_written() { awk '$1 == "write_bytes:" { print $2 }' "/proc/$SERVE/io"; }
 db_bytes() { stat -c %s "$DATA/checkpost.db" 2>/dev/null || echo 0; }
 
@@ -84,12 +85,15 @@ python3 - "$batches0" "$batches1" "$records0" "$records1" "$io0" "$io1" "$db0" "
   "$WORK/metrics0-$PORT.txt" "$WORK/metrics1-$PORT.txt" <<'EOF'
 import re, sqlite3, sys
 b0, b1, r0, r1, io0, io1, d0, d1 = (float(x or 0) for x in sys.argv[1:9])
-c0, c1, hz = (float(x) for x in sys.argv[11:14])
+(u0, s0), (u1, s1) = ((float(v) for v in x.split(",")) for x in sys.argv[11:13])
+hz = float(sys.argv[13])
+c0, c1 = u0 + s0, u1 + s1
 records, batches = r1 - r0, b1 - b0
 per = lambda x: x / records if records else 0
 line = (f"store[{sys.argv[10]}]: {records:.0f} audit records in {batches:.0f} commits = "
         f"{records / max(batches, 1):.2f} records/commit; db +{per(d1 - d0):.0f} B/record; "
-        f"written to disk {per(io1 - io0):.0f} B/record; server CPU {per((c1 - c0) / hz) * 1e6:.0f} us/record")
+        f"written to disk {per(io1 - io0):.0f} B/record; server CPU {per((c1 - c0) / hz) * 1e6:.0f} us/record "
+        f"(user {per((u1 - u0) / hz) * 1e6:.0f}, system {per((s1 - s0) / hz) * 1e6:.0f})")
 def buckets(path, series):
     out = {}
     pattern = r'^' + series + r'_bucket\{([^}]*)\} (\d+)'
