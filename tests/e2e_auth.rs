@@ -632,30 +632,25 @@ async fn a_token_from_checkpost_auth_token_lets_checkpost_screen_in() {
             .map(String::from)
             .to_vec()
     };
-    let as_counter = |url: &str, counter: &str| {
-        let mut args = screen(url);
-        args.extend(["--counter".to_string(), counter.to_string()]);
-        args
-    };
     let mrz = common::passport(&common::Passport::default());
+    // `checkpost screen --counter COUNTER` with the token.
+    let screen_as = |counter: &str| {
+        let mut args = screen(&url);
+        args.extend(["--counter".to_string(), counter.to_string()]);
+        run_cli(
+            args,
+            vec![("CHECKPOST_TOKEN", token.clone())],
+            Some(mrz.clone()),
+        )
+    };
 
-    let (code, out, err) = run_cli(
-        as_counter(&url, "desk-7"),
-        vec![("CHECKPOST_TOKEN", token.clone())],
-        Some(mrz.clone()),
-    )
-    .await;
+    let (code, out, err) = screen_as("desk-7").await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("CLEAR"), "{out}");
 
     // The token is desk-7's: it cannot screen as another counter (the audit trail's counter is
     // the one the server authenticated).
-    let (code, out, err) = run_cli(
-        as_counter(&url, "desk-8"),
-        vec![("CHECKPOST_TOKEN", token.clone())],
-        Some(mrz.clone()),
-    )
-    .await;
+    let (code, out, err) = screen_as("desk-8").await;
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("PermissionDenied"), "{err}");
     assert!(

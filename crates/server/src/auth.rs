@@ -331,6 +331,25 @@ pub struct AuthIdentity {
     pub credential: Credential,
 }
 
+/// With access control on, a caller acts only as itself: the request's `field` (a reviewer's
+/// `reviewer_id`, a terminal's `counter_id`) must be the name `caller` authenticated as, so the
+/// audit trail names who really acted. With it off (`caller` is `None`, loopback only), the
+/// request's word stands.
+pub fn acting_as(
+    field: &'static str,
+    claimed: &str,
+    caller: Option<&AuthIdentity>,
+) -> Result<(), ServerError> {
+    match caller {
+        Some(identity) if *identity.name != *claimed => Err(ServerError::ActingAsAnother {
+            field,
+            identity: identity.name.to_string(),
+            claimed: claimed.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// A new random token and the blake3 hash the config stores, for `checkpost auth token`.
 #[derive(Debug)]
 pub struct NewToken {

@@ -290,21 +290,14 @@ impl Review for ReviewService {
     }
 }
 
-/// The reviewer a case action is recorded under. With access control on, a reviewer acts only
-/// as themself: `reviewer_id` must be the authenticated identity's name, so the audit trail
-/// names who really claimed, released or resolved the case. With it off (loopback only), the
-/// request's `reviewer_id` stands.
+/// The reviewer a case action is recorded under: the request's `reviewer_id`, which with
+/// access control on must be the authenticated identity ([`crate::auth::acting_as`]), so the
+/// audit trail names who really claimed, released or resolved the case.
 fn acting_reviewer<'a>(
     reviewer_id: &'a str,
     caller: Option<&AuthIdentity>,
 ) -> Result<&'a str, ServerError> {
     let reviewer = convert::review_id("reviewer_id", reviewer_id)?;
-    match caller {
-        Some(identity) if *identity.name != *reviewer => Err(ServerError::ActingAsAnother {
-            field: "reviewer_id",
-            identity: identity.name.to_string(),
-            claimed: reviewer.to_string(),
-        }),
-        _ => Ok(reviewer),
-    }
+    crate::auth::acting_as("reviewer_id", reviewer, caller)?;
+    Ok(reviewer)
 }

@@ -244,7 +244,10 @@ impl ScreeningService {
     ) -> Result<pb::ScreenResponse, ServerError> {
         self.check_limits(&req)?;
         let caller = convert::caller(&req)?;
-        counter_is_caller(caller.counter_id, identity)?;
+        // A terminal screens only as itself, so the audit trail's counter is one the server
+        // checked (the officer at the counter stays the terminal's word: the server
+        // authenticates terminals, not people).
+        crate::auth::acting_as("counter_id", caller.counter_id, identity)?;
         let key = retry_key(caller.post_id, caller.client_request_id);
         let fingerprint: [u8; 32] = blake3::hash(&req.encode_to_vec()).into();
         let slot = self.state.retry.slot(&key, Instant::now());
@@ -272,21 +275,6 @@ impl ScreeningService {
         let mut response = stored.response.clone();
         response.replayed = true;
         Ok(response)
-    }
-}
-
-/// With access control on, a terminal screens only as itself: `counter_id` must be the name of
-/// the identity it authenticated as, so that the audit trail's counter is one the server
-/// checked (the officer at the counter is the terminal's word; checkpost cannot authenticate a
-/// person). With it off (loopback only), the request's `counter_id` stands.
-fn counter_is_caller(counter_id: &str, identity: Option<&AuthIdentity>) -> Result<(), ServerError> {
-    match identity {
-        Some(id) if *id.name != *counter_id => Err(ServerError::ActingAsAnother {
-            field: "counter_id",
-            identity: id.name.to_string(),
-            claimed: counter_id.to_string(),
-        }),
-        _ => Ok(()),
     }
 }
 
