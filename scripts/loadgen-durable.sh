@@ -5,7 +5,8 @@
 # bytes written to disk per screening (WAL appends + checkpoint copies, from /proc/PID/io), the
 # server's own Screen latency and the commits' duration percentiles during the run
 # (checkpost_rpc_duration_seconds, checkpost_store_commit_seconds; each is the upper bound of its
-# bucket), and the per-table split of the database (SQLite's dbstat).
+# bucket), the per-table split of the database (SQLite's dbstat), and how busy the host was
+# (both cores' busy, iowait and hypervisor-steal shares over the run).
 #
 #   scripts/loadgen-durable.sh   # env: RATE=2000 DURATION=10s DURABILITY=power-loss|process-crash
 #                                #      SERVER_THREADS=2 LOADGEN_THREADS=1 LOADGEN_ARGS=
@@ -58,6 +59,9 @@ metric() {
 }
 # User and system CPU ticks of the server, as "user,system".
 cpu_ticks() { awk '{ print $14 "," $15 }' "/proc/$SERVE/stat"; }
+# The whole machine's CPU ticks (user nice system idle iowait irq softirq steal), comma-separated:
+# how busy the two cores were, and how much time the hypervisor took (steal), during the run.
+host_ticks() { awk '$1 == "cpu" { print $2 "," $3 "," $4 "," $5 "," $6 "," $7 "," $8 "," $9 }' /proc/stat; }
 io_written() { awk '$1 == "write_bytes:" { print $2 }' "/proc/$SERVE/io"; }
 db_bytes() { stat -c %s "$DATA/checkpost.db" 2>/dev/null || echo 0; }
 
@@ -69,6 +73,7 @@ batches0=$(metric checkpost_store_batches)
 records0=$(metric checkpost_store_audit_records)
 io0=$(io_written)
 cpu0=$(cpu_ticks)
+host0=$(host_ticks)
 db0=$(db_bytes)
 
 loadgen --rate "$RATE" --duration "$DURATION" | tee "$WORK/loadgen-$PORT.json" || true
@@ -79,10 +84,11 @@ batches1=$(metric checkpost_store_batches)
 records1=$(metric checkpost_store_audit_records)
 io1=$(io_written)
 cpu1=$(cpu_ticks)
+host1=$(host_ticks)
 db1=$(db_bytes)
 python3 - "$batches0" "$batches1" "$records0" "$records1" "$io0" "$io1" "$db0" "$db1" \
   "$DATA/checkpost.db" "$DURABILITY" "$cpu0" "$cpu1" "$(getconf CLK_TCK)" \
-  "$WORK/metrics0-$PORT.txt" "$WORK/metrics1-$PORT.txt" <<'EOF'
+  "$WORK/metrics0-$PORT.txt" "$WORK/metrics1-$PORT.txt" "$host0" "$host1" <<'EOF'
 import re, sqlite3, sys
 b0, b1, r0, r1, io0, io1, d0, d1 = (float(x or 0) for x in sys.argv[1:9])
 (u0, s0), (u1, s1) = ((float(v) for v in x.split(",")) for x in sys.argv[11:13])
@@ -123,5 +129,14 @@ try:
     line += "; tables (B/record, whole db): " + ", ".join(f"{t} {s / n:.0f}" for t, s in rows[:8])
 except sqlite3.Error as e:
     line += f"; (no dbstat: {e})"
+# The host during the run: busy (all but idle, iowait and steal), waiting on the disk, and stolen
+# by the hypervisor, each a share of both cores' time. A run with steal of several percent ran on
+# a contended host: compare its wall-clock figures with care.
+h0, h1 = ([float(v) for v in x.split(",")] for x in sys.argv[16:18])
+d = [b - a for a, b in zip(h0, h1)]
+total = sum(d) or 1
+user, nice, system, idle, iowait, irq, softirq, steal = d
+line += (f"; host: busy {100 * (user + nice + system + irq + softirq) / total:.1f} %, "
+         f"iowait {100 * iowait / total:.1f} %, steal {100 * steal / total:.1f} % of both cores")
 print(line)
 EOF
