@@ -184,7 +184,7 @@ impl ScreeningService {
         span.record("decision", outcome.decision.as_str());
 
         let mut response = pb::ScreenResponse {
-            screening_id: uuid::Uuid::now_v7().to_string(),
+            screening_id: screening_id(now),
             decision: convert::decision(outcome.decision).into(),
             reasons: outcome.reasons.iter().map(convert::reason).collect(),
             protection_referral: outcome.protection_referral,
@@ -306,5 +306,39 @@ impl Screening for ScreeningService {
         }
         .instrument(span)
         .await
+    }
+}
+
+/// The id of one screening: a time-ordered UUID (version 7) whose time is the decision's own
+/// (`decided_at`) and whose 74 other bits are random. `uuid::Uuid::now_v7` draws them with two
+/// `getrandom` system calls per id (uuid's `fast-rng` feature, which avoids that, would bring a
+/// second version of `rand` into the build); here they come from the thread's CSPRNG, seeded
+/// from the OS once. Ids within one millisecond are unique but not ordered: nothing orders
+/// screenings by id (the audit chain's sequence number does).
+fn screening_id(now: chrono::DateTime<chrono::Utc>) -> String {
+    let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+    uuid::Builder::from_unix_timestamp_millis(millis, &rand::random::<[u8; 10]>())
+        .into_uuid()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn screening_ids_are_v7_uuids_carrying_the_decision_time_and_never_repeat() {
+        let now = chrono::Utc::now();
+        let ids: std::collections::HashSet<String> =
+            (0..10_000).map(|_| screening_id(now)).collect();
+        assert_eq!(ids.len(), 10_000, "ids within one millisecond collided");
+        for id in ids.iter().take(10) {
+            let u = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(u.get_version_num(), 7, "{id}");
+            assert_eq!(u.get_variant(), uuid::Variant::RFC4122, "{id}");
+            let (secs, nanos) = u.get_timestamp().unwrap().to_unix();
+            let millis = i64::try_from(secs).unwrap() * 1000 + i64::from(nanos / 1_000_000);
+            assert_eq!(millis, now.timestamp_millis(), "{id}");
+        }
     }
 }
